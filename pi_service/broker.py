@@ -1,0 +1,158 @@
+"""A private Mosquitto on loopback, for when there is no broker to talk to.
+
+``heelraise run`` starts one when the configured broker is local and nothing is
+listening (a fresh machine running the demo), and the tests start one per test
+session so they talk to a real broker over TCP and WebSockets. It is Debian's
+``mosquitto`` binary with a generated config; nothing here speaks MQTT.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import HeelRaiseError
+
+log = logging.getLogger(__name__)
+
+_SEARCH = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+
+
+class BrokerError(HeelRaiseError, RuntimeError):
+    """The local broker could not be started."""
+
+
+def find_mosquitto() -> str:
+    """Path to the mosquitto binary, or a BrokerError saying how to install it."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for path in _SEARCH:
+        if Path(path).exists():
+            return path
+    raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
+    """True when something accepts TCP connections at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+class LocalBroker:
+    """Mosquitto on 127.0.0.1, started and stopped by us.
+
+    The ports are chosen once and kept across :meth:`stop`/:meth:`start`, so a
+    test can take the broker away and bring it back where clients expect it.
+    ``extra_config`` is appended to the generated config (passwords, ACLs).
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        websockets_port: int | None = None,
+        extra_config: str = "",
+        allow_anonymous: bool = True,
+        persistence: bool = False,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.websockets_port = websockets_port
+        self._extra = extra_config
+        self._anonymous = allow_anonymous
+        self._persistence = persistence
+        self._dir = Path(tempfile.mkdtemp(prefix="heelraise-broker-"))
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self._dir / "mosquitto.conf"
+
+    def _config(self) -> str:
+        lines = [
+            f"persistence {'true' if self._persistence else 'false'}",
+            f"persistence_location {self._dir}/",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            f"allow_anonymous {'true' if self._anonymous else 'false'}",
+            "per_listener_settings false",
+            f"listener {self.port} {self.host}",
+        ]
+        if self.websockets_port is not None:
+            lines += [f"listener {self.websockets_port} {self.host}", "protocol websockets"]
+        return "\n".join(lines) + "\n" + self._extra + "\n"
+
+    def start(self, timeout_s: float = 10.0) -> LocalBroker:
+        if self.running:
+            return self
+        self.config_path.write_text(self._config())
+        self._proc = subprocess.Popen(
+            [find_mosquitto(), "-c", str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self._dir / "mosquitto.log", "ab"),  # noqa: SIM115 - lives with the process
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(f"mosquitto exited at start: {self.log_tail()}")
+            if port_open(self.host, self.port):
+                log.info("local broker on %s:%d", self.host, self.port)
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise BrokerError(f"mosquitto did not listen on {self.host}:{self.port}")
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL); idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Take the broker away abruptly, as a crash or power cut would."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 5) -> str:
+        path = self._dir / "mosquitto.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

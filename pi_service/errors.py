@@ -1,0 +1,34 @@
+"""One exception root, so callers can catch "anything the coach rejected" at the edge.
+
+Each specific error also inherits the builtin it resembles, as gpiozero does, so
+code that only knows ``ValueError`` or ``OSError`` still catches it.
+"""
+
+from __future__ import annotations
+
+
+class HeelRaiseError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InputError(HeelRaiseError, ValueError):
+    """A recording, config or calibration file we cannot use.
+
+    The message is one line naming the file, the line (where there is one) and
+    the fault, because it is shown to a person as it is.
+    """
+
+    def __init__(self, path: object, fault: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.fault = fault
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {fault}")
+
+
+class SensorError(HeelRaiseError, OSError):
+    """The sensor is missing, is the wrong chip, or stopped answering."""
+
+
+class ConfigError(InputError):
+    """A bad value in the service's TOML config."""

@@ -8,10 +8,10 @@ pipeline. Every time is on the sensor clock (seconds), never the wall clock.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     """Where the foot is in a raise."""
 
     REST = "rest"
@@ -21,7 +21,7 @@ class Phase(str, Enum):
     HEEL_DROP = "heel_drop"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """How a rep measured up to the stage's tempo. ``OK`` unless something was wrong."""
 
     OK = "ok"

@@ -1,0 +1,217 @@
+"""The ``heelraise`` command: analyze, simulate, demo, run, sensors and the log's commands.
+
+Each command imports what it needs when it runs, so ``heelraise --help`` and
+the light commands stay quick on a Pi Zero. Every error a person can cause is
+caught here and printed as one line; only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from .errors import HeelRaiseError
+
+
+def _stage_arg(parser: argparse.ArgumentParser, default: int | None = 2) -> None:
+    parser.add_argument("--stage", type=int, default=default, metavar="N",
+                        help="rehab stage 1-4 the reps are judged against (default %(default)s)")
+    parser.add_argument("--stages-file", metavar="TOML",
+                        help="protocol data file (default: the packaged stages.toml)")
+
+
+def _fmt(value: float | None, unit: str = "s", width: int = 5) -> str:
+    return f"{value:{width}.1f}{unit}" if value is not None else " " * (width + len(unit))
+
+
+def print_table(result: dict, out=sys.stdout) -> None:
+    """The per-rep table a person reads: phase times, peak, verdict."""
+    reps = result["reps"]
+    print(f"{'rep':>4} {'start':>8} {'up':>6} {'hold':>6} {'down':>6} {'peak':>6} "
+          f"{'bottom':>7} {'height':>7}  verdict", file=out)
+    for i, rep in enumerate(reps, 1):
+        print(f"{i:>4} {rep['start_s']:>7.1f}s {_fmt(rep['up_s'])} {_fmt(rep['hold_s'])} "
+              f"{_fmt(rep['down_s'])} {rep['peak_deg']:>5.1f}° {rep['bottom_deg']:>6.1f}° "
+              f"{rep.get('height_cm', 0.0):>5.1f}cm  {rep['verdict']}", file=out)
+    for s, set_ in enumerate(result["sets"], 1):
+        print(f"set {s}: {set_['reps']} reps, {set_['start_s']:.1f}-{set_['end_s']:.1f} s",
+              file=out)
+    for hold in result["holds"]:
+        print(f"hold: {hold['hold_s']:.1f} s at {hold['start_s']:.1f} s", file=out)
+    if result["partials"]:
+        print(f"partial raises (not counted): {len(result['partials'])}", file=out)
+    if not reps and not result["holds"]:
+        print("no reps found", file=out)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .pipeline import CalibrationError, analyze
+    from .sources.recording import iter_recording
+    from .stages import load_stage
+
+    stage = load_stage(args.stage, args.stages_file)
+    calibration = None
+    if args.calibration:
+        from calibration.file import load_calibration
+
+        calibration = load_calibration(args.calibration)
+    try:
+        result = analyze(iter_recording(args.file), stage, calibration).to_json()
+    except CalibrationError as exc:
+        raise HeelRaiseError(f"{args.file}: {exc}") from None
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+    else:
+        print_table(result)
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from calibration.file import save_calibration
+
+    from .pipeline import CalibrationError, analyze
+    from .sources.recording import iter_recording
+    from .stages import load_stage
+
+    try:
+        analysis = analyze(iter_recording(args.file), load_stage(2))
+    except CalibrationError as exc:
+        raise HeelRaiseError(f"{args.file}: {exc}") from None
+    if analysis.calibration is None or not analysis.reps:
+        raise HeelRaiseError(f"{args.file}: no full raise found; record standing still, "
+                             "then a few full heel raises")
+    save_calibration(args.out, analysis.calibration)
+    print(f"calibration written to {args.out} "
+          f"(typical peak {analysis.calibration.typical_peak_deg:.1f}°)")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .sources.simulator import simulate, write_simulation
+
+    sim = simulate(args.stage, args.seed, rate_hz=args.rate, chip=args.chip, mount=args.mount,
+                   walking=args.walking, heel_drop=args.heel_drop, gyro=args.gyro)
+    write_simulation(args.out, sim)
+    truth = sim.truth.to_json()
+    print(f"wrote {args.out}: {len(sim.block)} samples, {len(truth['reps'])} reps, "
+          f"{len(truth['holds'])} holds, {len(truth['sets'])} sets")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .console import LiveConsole
+    from .pipeline import Pipeline
+    from .sources.simulator import SimulatedSource
+    from .stages import load_stage
+
+    stage = load_stage(args.stage, args.stages_file)
+    pipeline = Pipeline(stage)
+    console = LiveConsole(stage)
+    print(f"Simulated stage {stage.number} ({stage.name}) session at {args.speed:g}x speed; "
+          "Ctrl-C to stop.", flush=True)
+    with SimulatedSource(stage.number, args.seed, speed=args.speed) as source:
+        try:
+            for block in source:
+                for event in pipeline.feed(block):
+                    console.on_event(event)
+        except KeyboardInterrupt:
+            pass
+    for event in pipeline.finish():
+        console.on_event(event)
+    console.summary()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import run_service
+
+    return run_service(args)
+
+
+def cmd_sensors(args: argparse.Namespace) -> int:
+    from .sources.i2c import sensors_main
+
+    return sensors_main(args.bus)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heelraise", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="find reps, phases, holds and sets in a recording")
+    p.add_argument("file", help="recording CSV (t,ax,ay,az[,gx,gy,gz]), may be .csv.gz")
+    _stage_arg(p)
+    p.add_argument("--calibration", metavar="FILE", help="calibration file for this sensor")
+    p.add_argument("--json", action="store_true", help="print the JSON of DESIGN.md")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("calibrate", help="derive a calibration file from a recording")
+    p.add_argument("file", help="recording that starts standing still, then full raises")
+    p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("simulate", help="write a simulated session and its ground truth")
+    p.add_argument("--stage", type=int, default=2, metavar="N")
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV (or .csv.gz) to write")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rate", type=float, default=100.0, metavar="HZ")
+    p.add_argument("--chip", choices=("mpu6050", "lsm6dsox"), default="mpu6050")
+    p.add_argument("--mount", choices=("laces", "heel"), default="laces")
+    p.add_argument("--walking", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--heel-drop", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--gyro", action="store_true", help="include gyro columns")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="play a simulated session live in the terminal")
+    _stage_arg(p)
+    p.add_argument("--speed", type=float, default=1.0, help="play faster (e.g. 10)")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="the service: sensor -> reps -> LED and MQTT")
+    from .service import configure_run
+
+    configure_run(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sensors", help="scan the I2C bus for a supported IMU")
+    p.add_argument("--bus", type=int, default=1, help="I2C bus number (default 1)")
+    p.set_defaults(func=cmd_sensors)
+
+    from .log import commands as log_commands
+
+    for name, help_text in (("log", "store every set published over MQTT"),
+                            ("progress", "where the rehab stands, and what to do next"),
+                            ("pain", "record pain during exercise (0-10)"),
+                            ("stiffness", "record next-morning stiffness (0-10)"),
+                            ("export", "export the training log as CSV or JSON")):
+        p = sub.add_parser(name, help=help_text)
+        getattr(log_commands, f"configure_{name}")(p)
+        p.set_defaults(func=getattr(log_commands, f"run_{name}"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except HeelRaiseError as exc:
+        print(f"heelraise: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,85 @@
+"""Live terminal view of the pipeline's events, for the demo and the service.
+
+A person standing at the step glances at it: each rep as one line the moment
+it completes, with its phase times against the stage's targets and a plain
+verdict; the current phase on a status line that rewrites itself when the
+output is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .pipeline.events import Event, Hold, PaceWarning, Partial, PhaseChange, Rep, SetSummary
+from .stages import Stage
+
+_VERDICT_TEXT = {
+    "ok": "good",
+    "too_fast_up": "TOO FAST going up",
+    "too_fast_down": "TOO FAST coming down",
+    "too_fast": "TOO FAST up and down",
+    "hold_too_short": "hold a little longer at the top",
+    "partial_range": "go higher",
+}
+
+
+class LiveConsole:
+    """Prints events as they arrive; ``summary()`` at the end."""
+
+    def __init__(self, stage: Stage, out: TextIO = sys.stdout) -> None:
+        self.stage = stage
+        self.out = out
+        self._tty = out.isatty()
+        self._status = False
+        self.reps: list[Rep] = []
+        self.sets: list[SetSummary] = []
+        self.holds: list[Hold] = []
+
+    def _line(self, text: str) -> None:
+        if self._status:
+            self.out.write("\r\033[K")
+            self._status = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _targets(self) -> str:
+        s = self.stage
+        if s.isometric:
+            return f"hold {s.hold_min_s:.0f}-{s.hold_max_s:.0f} s"
+        return f"target {s.up_s:.0f}s up / {s.hold_s:.1f}s hold / {s.down_s:.0f}s down"
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, PhaseChange):
+            if self._tty:
+                self.out.write(f"\r\033[K  [{event.t_s:7.1f}s] {event.phase.value:<9} "
+                               f"{event.pitch_deg:5.1f}°")
+                self.out.flush()
+                self._status = True
+        elif isinstance(event, PaceWarning):
+            self._line(f"  [{event.t_s:7.1f}s] slow down: this rise is on pace for "
+                       f"{event.predicted_up_s:.1f}s (at least {event.min_up_s:.1f}s)")
+        elif isinstance(event, Rep):
+            self.reps.append(event)
+            text = _VERDICT_TEXT.get(event.verdict.value, event.verdict.value)
+            self._line(f"rep {len(self.reps):>3}  up {event.up_s:4.1f}s  hold {event.hold_s:4.1f}s"
+                       f"  down {event.down_s:4.1f}s  peak {event.peak_deg:4.1f}° "
+                       f"({event.height_cm:.1f} cm)  {text}")
+        elif isinstance(event, Partial):
+            self._line(f"  partial raise ({event.peak_deg:.0f}°) not counted")
+        elif isinstance(event, Hold):
+            self.holds.append(event)
+            self._line(f"hold {event.hold_s:5.1f}s  ({self._targets()}): {event.verdict}")
+        elif isinstance(event, SetSummary):
+            self.sets.append(event)
+            lo, hi = event.target_reps
+            target = f"{lo}" if lo == hi else f"{lo}-{hi}"
+            what = (f"{event.holds} hold(s)" if event.holds and not event.reps
+                    else f"{event.reps} reps (target {target})")
+            self._line(f"== set {event.index}: {what}, tempo ok in "
+                       f"{event.tempo_compliance:.0%}; {self._targets()}")
+
+    def summary(self) -> None:
+        ok = sum(1 for r in self.reps if r.verdict.value == "ok")
+        self._line(f"session: {len(self.sets)} sets, {len(self.reps)} reps "
+                   f"({ok} at a good tempo), {len(self.holds)} holds")

@@ -1,0 +1,294 @@
+"""``heelraise run``: sensor → pipeline → LED and MQTT, all day, under systemd.
+
+The loop is deliberately plain: one thread owns the pipeline and feeds it each
+block the source yields, then hands the events to the feedback sink, the
+publisher and the console. MQTT commands arrive on paho's thread and are queued
+for the loop, so the pipeline never sees two threads. Wall-clock time enters
+only here, to stamp payloads; the pipeline lives on the sensor's clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import signal
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+from .broker import LocalBroker, port_open
+from .config import ServiceConfig, load_config, validate
+from .errors import ConfigError, HeelRaiseError, SensorError
+from .console import LiveConsole
+from .notify import sd_notify, watchdog_interval_s
+from .pipeline import Pipeline
+from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
+from .stages import Stage, load_stage
+
+log = logging.getLogger(__name__)
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="TOML", help="service config file")
+    parser.add_argument("--device", help="device name used in MQTT topics")
+    parser.add_argument("--stage", type=int, help="rehab stage 1-4")
+    parser.add_argument("--source", choices=("auto", "i2c", "simulator", "recording"),
+                        help="where samples come from (auto: I2C IMU, else the simulator)")
+    parser.add_argument("--recording", metavar="CSV", help="recording to play (source=recording)")
+    parser.add_argument("--speed", type=float, help="replay speed for recordings/simulator")
+    parser.add_argument("--seed", type=int, help="simulated session seed")
+    parser.add_argument("--host", help="MQTT broker host")
+    parser.add_argument("--port", type=int, help="MQTT broker port")
+    parser.add_argument("--no-mqtt", action="store_true", help="run without publishing")
+    parser.add_argument("--state-dir", help="where the outbox lives")
+    parser.add_argument("--quiet", action="store_true", help="no live rep lines on stdout")
+
+
+def config_from_args(args: argparse.Namespace) -> ServiceConfig:
+    """The config file, with command-line values on top."""
+    config = load_config(args.config)
+    overrides = {
+        (config, "device"): args.device, (config, "stage"): args.stage,
+        (config, "state_dir"): args.state_dir,
+        (config.sensor, "source"): args.source, (config.sensor, "recording"): args.recording,
+        (config.sensor, "speed"): args.speed, (config.sensor, "seed"): args.seed,
+        (config.broker, "host"): args.host, (config.broker, "port"): args.port,
+    }
+    for (target, key), value in overrides.items():
+        if value is not None:
+            setattr(target, key, value)
+    if args.recording and args.source is None:
+        config.sensor.source = "recording"
+    if args.no_mqtt:
+        config.broker.enabled = False
+    validate(config)
+    return config
+
+
+def open_source(config: ServiceConfig) -> tuple[Any, str]:
+    """The configured sample source and its name; "auto" falls back to the simulator."""
+    sensor = config.sensor
+    if sensor.source in ("auto", "i2c"):
+        from .sources.i2c import I2CSource
+
+        try:
+            source = I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
+                               rate_hz=sensor.rate_hz)
+            return source, source.chip_name
+        except (SensorError, OSError) as exc:
+            if sensor.source == "i2c":
+                raise SensorError(f"no IMU on I2C bus {sensor.bus}: {exc}") from None
+            log.warning("no IMU on I2C bus %d (%s); using the simulated sensor", sensor.bus, exc)
+    if sensor.source == "recording":
+        from .sources.recording import RecordingSource
+
+        return RecordingSource(sensor.recording, speed=sensor.speed), "recording"
+    from .sources.simulator import SimulatedSource
+
+    stage = sensor.simulated_stage or config.stage
+    return SimulatedSource(stage, sensor.seed, rate_hz=sensor.rate_hz, speed=sensor.speed), \
+        "simulator"
+
+
+def ensure_broker(config: ServiceConfig, stack: ExitStack) -> None:
+    """Start a private broker when the configured one is local and absent."""
+    b = config.broker
+    if not b.enabled or b.start_local != "auto" or b.host not in _LOOPBACK:
+        return
+    if port_open(b.host, b.port):
+        return
+    log.info("no broker on %s:%d; starting a local one", b.host, b.port)
+    stack.enter_context(LocalBroker(port=b.port))
+
+
+class Service:
+    """Owns the pipeline; turns each block into feedback, MQTT messages and console lines."""
+
+    def __init__(self, config: ServiceConfig, stage: Stage, feedback: Any,
+                 publisher: Any | None, console: LiveConsole | None, source_name: str) -> None:
+        self.config = config
+        self.stage = stage
+        self.feedback = feedback
+        self.publisher = publisher
+        self.console = console
+        self.source_name = source_name
+        self.calibration = None
+        if config.calibration:
+            from calibration.file import load_calibration
+
+            self.calibration = load_calibration(config.calibration)
+        self.pipeline = Pipeline(stage, self.calibration)
+        self.commands: queue.Queue = queue.Queue()
+        self.running = True           # exercising (cmd start/stop)
+        self.stopping = False         # shutting down (SIGTERM)
+        self.pain: int | None = None
+        self._watchdog_s = watchdog_interval_s()
+        self._last_ping = 0.0
+
+    # -- commands (queued from paho's thread, applied in the loop) ----------------
+    def command(self, cmd: Any) -> None:
+        self.commands.put(cmd)
+
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd.kind == "stage":
+                try:
+                    stage = load_stage(int(cmd.value), self.config.stages_file)
+                except HeelRaiseError as exc:
+                    log.warning("ignored stage command: %s", exc)
+                    continue
+                self._close_session()
+                self.stage = stage
+                self.pipeline = Pipeline(stage, self.pipeline.calibration or self.calibration)
+                self.feedback.set_stage(stage)
+                if self.console:
+                    self.console.stage = stage
+                log.info("stage changed to %d (%s)", stage.number, stage.name)
+            elif cmd.kind == "pain":
+                self.pain = int(cmd.value)
+            elif cmd.kind == "stop" and self.running:
+                self._close_session()
+                self.running = False
+            elif cmd.kind == "start" and not self.running:
+                self.pipeline = Pipeline(self.stage, self.pipeline.calibration or self.calibration)
+                self.running = True
+            self._status()
+
+    # -- events -------------------------------------------------------------------
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            self.feedback.on_event(event)
+            if self.console:
+                self.console.on_event(event)
+            if self.publisher is None:
+                continue
+            if isinstance(event, PhaseChange):
+                self.publisher.publish_phase(event)
+            elif isinstance(event, Rep):
+                self.publisher.publish_rep(event, self.stage)
+            elif isinstance(event, Hold):
+                self.publisher.publish_hold(event)
+            elif isinstance(event, SetSummary):
+                self.publisher.publish_set(event, self.stage, pain=self.pain)
+                self.pain = None
+
+    def _close_session(self) -> None:
+        """Close the open rep and set, so nothing done is lost."""
+        self._dispatch(self.pipeline.finish())
+
+    def _status(self, sensor: str = "ok") -> None:
+        if self.publisher is not None:
+            self.publisher.publish_status(sensor=sensor, source=self.source_name,
+                                          stage=self.stage.number, running=self.running)
+
+    def _ping(self) -> None:
+        if self._watchdog_s is None:
+            return
+        now = time.monotonic()
+        if now - self._last_ping >= self._watchdog_s:
+            sd_notify("WATCHDOG=1")
+            self._last_ping = now
+
+    def run(self, source: Any) -> None:
+        self._status()
+        sd_notify("READY=1")
+        lost = False
+        for block in source:
+            self._ping()
+            self._apply_commands()
+            if self.stopping:
+                break
+            sensor_ok = getattr(source, "connected", True)
+            if not sensor_ok and not lost:
+                lost = True
+                self.feedback.sensor_lost()
+                self._status("lost")
+            elif sensor_ok and lost:
+                lost = False
+                self.feedback.sensor_back()
+                self._status()
+            if not len(block) or not self.running:
+                continue
+            self._dispatch(self.pipeline.feed(block))
+            self.feedback.on_time(float(block.t[-1]))
+        sd_notify("STOPPING=1")
+        self._close_session()
+
+
+def _wall_clock_mapper() -> Any:
+    """Map sensor seconds to ISO 8601 UTC, anchored when the first sample arrives."""
+    anchor: dict[str, float] = {}
+
+    def iso_time(t_s: float) -> str:
+        if "offset" not in anchor:
+            anchor["offset"] = time.time() - t_s
+        stamp = datetime.fromtimestamp(anchor["offset"] + t_s, UTC)
+        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    return iso_time
+
+
+def run_service(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    stage = load_stage(config.stage, config.stages_file)
+    from .feedback import FeedbackConfig, open_feedback
+
+    feedback_config = FeedbackConfig.from_dict(config.feedback, config.path)
+    with ExitStack() as stack:
+        ensure_broker(config, stack)
+        source, source_name = open_source(config)
+        stack.callback(source.close)
+        feedback = open_feedback(feedback_config, stage,
+                                 hold_stage=load_stage(1, config.stages_file))
+        stack.callback(feedback.close)
+        publisher = None
+        if config.broker.enabled:
+            publisher = stack.enter_context(make_publisher(config))
+        console = None if args.quiet else LiveConsole(stage)
+        service = Service(config, stage, feedback, publisher, console, source_name)
+        if publisher is not None:
+            publisher.on_command(service.command)
+
+        def stop(signum: int, frame: object) -> None:
+            log.info("signal %d: closing the open set and flushing", signum)
+            service.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("device %s, stage %d (%s), source %s", config.device, stage.number,
+                 stage.name, source_name)
+        service.run(source)
+        if publisher is not None and not publisher.wait_idle(timeout_s=10):
+            log.warning("broker unreachable: unsent sets stay in %s for next time",
+                        config.outbox_path)
+    return 0
+
+
+def make_publisher(config: ServiceConfig) -> Any:
+    from .publish import Publisher, TLSOptions
+
+    b = config.broker
+    password = b.password
+    if b.password_file:
+        try:
+            with open(b.password_file, encoding="utf-8") as f:
+                password = f.read().strip()
+        except OSError as exc:
+            raise ConfigError(config.path, f"broker.password_file: cannot read "
+                                           f"{b.password_file}: {exc.strerror}") from None
+    tls = TLSOptions(ca_certs=b.ca_certs, certfile=b.certfile, keyfile=b.keyfile) \
+        if b.ca_certs else None
+    config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
+    return Publisher(config.device, b.host, b.port, config.outbox_path,
+                     username=b.username, password=password, tls=tls,
+                     session=uuid.uuid4().hex[:12], iso_time=_wall_clock_mapper())
+

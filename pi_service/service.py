@@ -79,7 +79,7 @@ def open_source(config: ServiceConfig) -> tuple[Any, str]:
         try:
             source = I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
                                rate_hz=sensor.rate_hz)
-            return source, source.chip_name
+            return source, source.kind
         except (SensorError, OSError) as exc:
             if sensor.source == "i2c":
                 raise SensorError(f"no IMU on I2C bus {sensor.bus}: {exc}") from None

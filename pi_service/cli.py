@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from .errors import HeelRaiseError
 
@@ -27,8 +28,9 @@ def _fmt(value: float | None, unit: str = "s", width: int = 5) -> str:
     return f"{value:{width}.1f}{unit}" if value is not None else " " * (width + len(unit))
 
 
-def print_table(result: dict, out=sys.stdout) -> None:
+def print_table(result: dict, out: TextIO | None = None) -> None:
     """The per-rep table a person reads: phase times, peak, verdict."""
+    out = out if out is not None else sys.stdout
     reps = result["reps"]
     print(f"{'rep':>4} {'start':>8} {'up':>6} {'hold':>6} {'down':>6} {'peak':>6} "
           f"{'bottom':>7} {'height':>7}  verdict", file=out)
@@ -84,7 +86,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if analysis.calibration is None or not analysis.reps:
         raise HeelRaiseError(f"{args.file}: no full raise found; record standing still, "
                              "then a few full heel raises")
-    save_calibration(args.out, analysis.calibration)
+    save_calibration(analysis.calibration, args.out)
     print(f"calibration written to {args.out} "
           f"(typical peak {analysis.calibration.typical_peak_deg:.1f}°)")
     return 0

@@ -27,9 +27,9 @@ _VERDICT_TEXT = {
 class LiveConsole:
     """Prints events as they arrive; ``summary()`` at the end."""
 
-    def __init__(self, stage: Stage, out: TextIO = sys.stdout) -> None:
+    def __init__(self, stage: Stage, out: TextIO | None = None) -> None:
         self.stage = stage
-        self.out = out
+        self.out = out = out if out is not None else sys.stdout
         self._tty = out.isatty()
         self._status = False
         self.reps: list[Rep] = []

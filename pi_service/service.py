@@ -21,8 +21,8 @@ from typing import Any
 
 from .broker import LocalBroker, port_open
 from .config import ServiceConfig, load_config, validate
-from .errors import ConfigError, HeelRaiseError, SensorError
 from .console import LiveConsole
+from .errors import ConfigError, HeelRaiseError, SensorError
 from .notify import sd_notify, watchdog_interval_s
 from .pipeline import Pipeline
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary

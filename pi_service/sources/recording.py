@@ -30,7 +30,7 @@ TIME = "t"
 ACCEL = ("ax", "ay", "az")
 GYRO = ("gx", "gy", "gz")
 UNIT_CHECK_ROWS = 50            # rows whose median |a| tells g from m/s²
-GRAVITY_G = (0.7, 1.3)          # plausible median |a| in g, offsets and motion included
+GRAVITY_G = (0.4, 3.0)          # plausible median |a| in g, walking and offsets included
 GRAVITY_MPS2 = (6.0, 14.0)      # the same in m/s²: a file written in the wrong unit
 
 

@@ -1,0 +1,95 @@
+"""The ``heelraise`` command as a person uses it: files in, a table or JSON out, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pi_service.cli import main
+from pi_service.sources.simulator import simulate, write_simulation
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "stage2.csv"
+    sim = simulate(2, seed=11, rate_hz=100, n_sets=2, walking=False)
+    write_simulation(path, sim)
+    return path, sim.truth
+
+
+def test_analyze_json_has_the_design_shape_and_finds_the_reps(session, capsys):
+    path, truth = session
+    assert main(["analyze", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"reps", "partials", "holds", "sets"}
+    assert len(result["reps"]) == len(truth.reps)
+    rep = result["reps"][0]
+    for key in ("start_s", "top_s", "lower_s", "end_s", "up_s", "hold_s", "down_s",
+                "peak_deg", "bottom_deg", "verdict"):
+        assert key in rep
+    assert rep["up_s"] == pytest.approx(truth.reps[0].up_s, abs=0.4)
+    assert [s["reps"] for s in result["sets"]] == [s.reps for s in truth.sets]
+
+
+def test_analyze_table_lists_each_rep_with_its_verdict(session, capsys):
+    path, truth = session
+    assert main(["analyze", str(path), "--stage", "3"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert len(lines) == len(truth.reps)
+    assert "set 1:" in out
+
+
+def test_calibrate_then_analyze_with_the_calibration(session, tmp_path, capsys):
+    path, truth = session
+    cal = tmp_path / "cal.json"
+    assert main(["calibrate", str(path), "--out", str(cal)]) == 0
+    assert main(["analyze", str(path), "--calibration", str(cal), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert len(result["reps"]) == len(truth.reps)
+
+
+@pytest.mark.parametrize("content, fault", [
+    ("t,ax,ay\n0,0,0\n", "missing column"),
+    ("t,ax,ay,az\n0,0,0,1\n0.01,0,x,1\n", ":3: column 'ay'"),
+    ("t,ax,ay,az\n0,0,0,1\n0.01,0,0,1\n0.005,0,0,1\n", "backwards"),
+    ("", "empty"),
+    ("t,ax,ay,az\n" + "".join(f"{i / 100},0,0,9.81\n" for i in range(60)), "m/s"),
+])
+def test_bad_recordings_give_one_line_naming_file_and_fault(tmp_path, capsys, content, fault):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(path) in err
+    assert fault in err
+
+
+def test_recording_that_never_stands_still_is_refused_with_the_file_named(tmp_path, capsys):
+    walk = simulate(2, seed=3, walking=True)
+    start = next(w.start_s for w in walk.truth.walking)
+    block = walk.block
+    keep = block.t >= start
+    from pi_service.samples import SampleBlock
+    from pi_service.sources.recording import write_recording
+
+    path = tmp_path / "moving.csv"
+    write_recording(path, SampleBlock(block.t[keep], block.accel_g[keep]))
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "still" in err
+
+
+def test_simulate_writes_the_recording_and_its_truth(tmp_path, capsys):
+    out = tmp_path / "s.csv.gz"
+    assert main(["simulate", "--stage", "1", "--out", str(out), "--seed", "4"]) == 0
+    truth = json.loads((tmp_path / "s.truth.json").read_text())
+    assert truth["holds"] and out.stat().st_size > 1000
+
+
+def test_demo_plays_a_session_live_and_summarises(capsys):
+    assert main(["demo", "--speed", "100000", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "rep   1" in out and "session:" in out

@@ -9,6 +9,7 @@ session so they talk to a real broker over TCP and WebSockets. It is Debian's
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -86,6 +87,8 @@ class LocalBroker:
 
     def _config(self) -> str:
         lines = [
+            # as root, mosquitto drops to the "mosquitto" user, who cannot write our dir
+            *(["user root"] if os.geteuid() == 0 else []),
             f"persistence {'true' if self._persistence else 'false'}",
             f"persistence_location {self._dir}/",
             "log_dest stderr",
@@ -137,6 +140,11 @@ class LocalBroker:
         if proc is not None:
             proc.kill()
             proc.wait()
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (tests freeze it with SIGSTOP)."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def running(self) -> bool:

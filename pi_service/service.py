@@ -14,9 +14,7 @@ import logging
 import queue
 import signal
 import time
-import uuid
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from typing import Any
 
 from .broker import LocalBroker, port_open
@@ -24,6 +22,7 @@ from .config import ServiceConfig, load_config, validate
 from .console import LiveConsole
 from .errors import ConfigError, HeelRaiseError, SensorError
 from .notify import sd_notify, watchdog_interval_s
+from .payloads import new_id
 from .pipeline import Pipeline
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
 from .stages import Stage, load_stage
@@ -140,7 +139,7 @@ class Service:
                 cmd = self.commands.get_nowait()
             except queue.Empty:
                 return
-            if cmd.kind == "stage":
+            if cmd.name == "stage":
                 try:
                     stage = load_stage(int(cmd.value), self.config.stages_file)
                 except HeelRaiseError as exc:
@@ -153,12 +152,12 @@ class Service:
                 if self.console:
                     self.console.stage = stage
                 log.info("stage changed to %d (%s)", stage.number, stage.name)
-            elif cmd.kind == "pain":
+            elif cmd.name == "pain":
                 self.pain = int(cmd.value)
-            elif cmd.kind == "stop" and self.running:
+            elif cmd.name == "stop" and self.running:
                 self._close_session()
                 self.running = False
-            elif cmd.kind == "start" and not self.running:
+            elif cmd.name == "start" and not self.running:
                 self.pipeline = Pipeline(self.stage, self.pipeline.calibration or self.calibration)
                 self.running = True
             self._status()
@@ -224,19 +223,6 @@ class Service:
         self._close_session()
 
 
-def _wall_clock_mapper() -> Any:
-    """Map sensor seconds to ISO 8601 UTC, anchored when the first sample arrives."""
-    anchor: dict[str, float] = {}
-
-    def iso_time(t_s: float) -> str:
-        if "offset" not in anchor:
-            anchor["offset"] = time.time() - t_s
-        stamp = datetime.fromtimestamp(anchor["offset"] + t_s, UTC)
-        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    return iso_time
-
-
 def run_service(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     stage = load_stage(config.stage, config.stages_file)
@@ -252,7 +238,7 @@ def run_service(args: argparse.Namespace) -> int:
         stack.callback(feedback.close)
         publisher = None
         if config.broker.enabled:
-            publisher = stack.enter_context(make_publisher(config))
+            publisher = stack.enter_context(make_publisher(config, source_name, stage))
         console = None if args.quiet else LiveConsole(stage)
         service = Service(config, stage, feedback, publisher, console, source_name)
         if publisher is not None:
@@ -273,7 +259,7 @@ def run_service(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_publisher(config: ServiceConfig) -> Any:
+def make_publisher(config: ServiceConfig, source_name: str, stage: Stage) -> Any:
     from .publish import Publisher, TLSOptions
 
     b = config.broker
@@ -290,5 +276,5 @@ def make_publisher(config: ServiceConfig) -> Any:
     config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
     return Publisher(config.device, b.host, b.port, config.outbox_path,
                      username=b.username, password=password, tls=tls,
-                     session=uuid.uuid4().hex[:12], iso_time=_wall_clock_mapper())
+                     source=source_name, stage=stage.number, session=new_id()[:12])
 

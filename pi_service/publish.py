@@ -1,0 +1,443 @@
+"""Publishing to MQTT with paho-mqtt 2.x: status, live phases, reps, and durable sets.
+
+What paho does on its own, and what we add:
+
+* paho keeps QoS 1 messages in memory until PUBACK, re-sends them after a
+  reconnect, and even queues a publish made while disconnected (it returns
+  ``MQTT_ERR_NO_CONN`` but sends it later). Nothing of that survives a restart.
+* So sets and holds go through :class:`~pi_service.outbox.Outbox`: committed to
+  SQLite first, handed to paho only while connected, deleted on paho's
+  ``on_publish`` for that mid. Rows paho still holds are never handed again in
+  this process (paho re-sends them itself, first, after a reconnect: new rows
+  wait until those are acked, so order holds); a new process hands over every
+  row left, with the ids they always had, and subscribers drop duplicates by id.
+* A refused CONNACK is not a connection (Frigate gets this wrong), and the
+  retained status carries a last will, so the dashboard sees ``offline`` when
+  the Pi dies and ``online`` again on every reconnect.
+
+paho runs its network loop in its own thread (``loop_start``); a small worker
+thread moves rows from the outbox to paho and acknowledgements back, because
+paho calls ``on_publish`` while holding its own lock and must not be kept
+waiting on SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
+from .errors import ConfigError
+from .outbox import Outbox
+from .payloads import (
+    QOS,
+    RETAIN,
+    Command,
+    Context,
+    PayloadError,
+    anchored_clock,
+    check_device,
+    encode,
+    hold_payload,
+    new_id,
+    parse_command,
+    phase_payload,
+    rep_payload,
+    set_payload,
+    status_payload,
+    subscription,
+    topic,
+)
+from .pipeline.events import Hold, PhaseChange, Rep, SetSummary
+from .stages import DEFAULT_STAGE, Stage
+
+log = logging.getLogger(__name__)
+
+WINDOW = 64
+"""Outbox rows in paho's hands at once: enough to keep the link busy, few to re-send."""
+
+
+@dataclass(frozen=True)
+class TLSOptions:
+    """TLS to the broker. ``ca_certs`` None trusts the system CAs."""
+
+    ca_certs: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    insecure: bool = False   # skip the host-name check (a LAN broker's self-signed cert)
+
+
+class Publisher:
+    """One device's connection to the broker; a context manager.
+
+    Connects in the background and keeps reconnecting with backoff, so it can
+    be created before the broker is up. ``publish_set``/``publish_hold`` never
+    lose a message while disconnected or across a restart; ``publish_rep`` is
+    QoS 1 but kept in memory only; ``publish_phase`` is dropped when offline.
+    """
+
+    def __init__(
+        self,
+        device: str,
+        host: str,
+        port: int,
+        outbox_path: str | Path,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: TLSOptions | None = None,
+        client_id: str | None = None,
+        keepalive: int = 30,
+        source: str = "unknown",
+        stage: int = DEFAULT_STAGE,
+        sensor: str = "none",
+        running: bool = False,
+        session: str | None = None,
+        iso_time: Callable[[float], str] | None = None,
+        reconnect_max_s: int = 30,
+    ) -> None:
+        self.device = check_device(device)
+        self.session = session or new_id()[:12]
+        self._iso_time = iso_time or anchored_clock()
+        self._reps: dict[int, Rep] = {}   # reps of the set in progress, for its rep_detail
+        self._set_index = 1               # the set in progress (1-based)
+        self._last_rep = 0                # index of the last rep, to see numbering restart
+        self.host, self.port = host, port
+        self._status = {"sensor": sensor, "source": source, "stage": stage, "running": running}
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._connected = False
+        self._barrier = False        # paho re-sends older rows first: hand no new ones yet
+        self._inflight: dict[int, int] = {}   # paho mid -> outbox seq
+        self._direct: set[int] = set()        # mids of QoS 1 messages outside the outbox
+        self._handed_seq = 0                  # highest outbox seq handed to paho
+        self._command_cb: Callable[[Command], None] | None = None
+        self._closing = False
+        self._closed = False
+        self._stopping = False       # tells the worker to finish
+
+        # A fixed client id lets a restarted service take over its own stale
+        # session at once instead of waiting for keepalive to notice it is dead.
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"heelraise-{device}",
+            clean_session=True, protocol=MQTTProtocolVersion.MQTTv311)
+        self._client.max_inflight_messages_set(2 * WINDOW)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if tls is not None:
+            try:
+                self._client.tls_set(ca_certs=tls.ca_certs, certfile=tls.certfile,
+                                     keyfile=tls.keyfile)
+            except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
+                where = tls.certfile or tls.ca_certs or "tls"
+                raise ConfigError(where, f"cannot use TLS settings: {exc}") from None
+            self._client.tls_insecure_set(tls.insecure)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._set_will()
+
+        self._outbox = Outbox(outbox_path)
+        self._worker = threading.Thread(target=self._run, name=f"outbox-{device}", daemon=True)
+        self._worker.start()
+        self._client.connect_async(host, port, keepalive)
+        self._client.loop_start()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def connected(self) -> bool:
+        """The broker accepted us and the link has not dropped since."""
+        return self._connected
+
+    @property
+    def pending(self) -> int:
+        """Durable messages (sets, holds) not yet acknowledged by the broker."""
+        return len(self._outbox)
+
+    @property
+    def in_flight(self) -> int:
+        """Outbox rows handed to paho and not yet acknowledged."""
+        with self._lock:
+            return len(self._inflight)
+
+    def publish_set(self, event: SetSummary | Mapping, stage: Stage | None = None, *,
+                    pain: float | None = None) -> str:
+        """Queue a set durably and send it when possible; returns its id.
+
+        From a SetSummary, ``rep_detail`` comes from the reps this publisher
+        sent with :meth:`publish_rep`; a payload dict is sent as it is.
+        """
+        if isinstance(event, SetSummary):
+            reps = [self._reps.pop(i) for i in event.rep_indices if i in self._reps]
+            payload = set_payload(self._context(stage), event, reps, pain=pain)
+            self._set_index = event.index + 1
+        else:
+            payload = event
+        return self._enqueue("set", payload)
+
+    def publish_hold(self, event: Hold | Mapping) -> str:
+        """Queue an isometric hold durably, like a set; returns its id."""
+        payload = hold_payload(self._context(None), event) if isinstance(event, Hold) else event
+        return self._enqueue("hold", payload)
+
+    def publish_rep(self, event: Rep | Mapping, stage: Stage | None = None, *,
+                    set_index: int | None = None) -> str:
+        """Send a rep at QoS 1 (kept in memory across reconnects, not restarts).
+
+        From a Rep, ``set_index`` defaults to the set after the last one
+        published (back to 1 when rep numbering restarts, i.e. a new pipeline).
+        """
+        if isinstance(event, Rep):
+            if event.index <= self._last_rep:
+                self._reps.clear()
+                self._set_index = 1
+            self._last_rep = event.index
+            self._reps[event.index] = event
+            payload = rep_payload(self._context(stage), event,
+                                  set_index if set_index is not None else self._set_index)
+        else:
+            payload = event
+        raw = self._encode("rep", payload)
+        with self._lock:
+            self._check_open()
+            info = self._client.publish(topic(self.device, "rep"), raw, qos=QOS["rep"])
+            self._direct.add(info.mid)
+        return payload["id"]
+
+    def publish_phase(self, event: PhaseChange | Mapping) -> bool:
+        """Send a live phase change at QoS 0; False (dropped) when not connected."""
+        payload = phase_payload(self._context(None), event) \
+            if isinstance(event, PhaseChange) else event
+        raw = self._encode("phase", payload)
+        if not self._connected:
+            return False
+        info = self._client.publish(topic(self.device, "phase"), raw, qos=QOS["phase"])
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def publish_status(self, *, sensor: str | None = None, source: str | None = None,
+                       stage: int | None = None, running: bool | None = None) -> None:
+        """Change what the retained status says (only the fields given) and send it.
+
+        The last will is updated too, so an unexpected death reports the same
+        sensor/stage state with ``"state": "offline"``.
+        """
+        changes = {"sensor": sensor, "source": source, "stage": stage, "running": running}
+        with self._lock:
+            self._check_open()
+            status = {**self._status, **{k: v for k, v in changes.items() if v is not None}}
+            encode("status", status_payload(self.device, state="online", **status))  # validate
+            self._status = status
+            self._set_will()
+            if self._connected:
+                self._send_status("online")
+
+    def on_command(self, callback: Callable[[Command], None]) -> None:
+        """Call ``callback(command)`` for each valid message on ``cmd/#``.
+
+        It runs in paho's network thread: keep it short, and don't close the
+        publisher from it. Bad commands are logged with their topic and dropped.
+        """
+        with self._lock:
+            self._command_cb = callback
+            if self._connected:
+                self._subscribe_commands()
+
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Send whatever is waiting now and wait for it to be acknowledged."""
+        self._wake.set()
+        return self.wait_idle(timeout_s)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """True once nothing (outbox rows, reps, status, subscription) awaits an ack."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not self._inflight and not self._direct and not len(self._outbox),
+                timeout=timeout_s)
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Let in-flight messages finish, say ``offline`` explicitly, disconnect.
+
+        A clean DISCONNECT suppresses the last will, hence the explicit status.
+        Unacknowledged rows stay in the outbox for the next start. Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._connected:
+            self.wait_idle(timeout_s)
+        with self._lock:
+            self._closing = True
+            info = self._send_status("offline") if self._connected else None
+        if info is not None:
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("offline status not sent: %s", exc)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._stopping = True
+        self._wake.set()
+        self._worker.join()
+        self._outbox.close()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internals
+
+    def _context(self, stage: Stage | None) -> Context:
+        return Context(self.device, self.session, stage, self._iso_time)
+
+    def _check_open(self) -> None:
+        if self._closing or self._closed:
+            raise ValueError(f"publisher for {self.device} is closed")
+
+    def _encode(self, kind: str, payload: Mapping) -> bytes:
+        raw = encode(kind, payload)
+        if payload["device"] != self.device:
+            raise PayloadError(f"{kind}: field 'device' is {payload['device']!r}, "
+                               f"this publisher is {self.device!r}")
+        return raw
+
+    def _enqueue(self, kind: str, payload: Mapping) -> str:
+        raw = self._encode(kind, payload)
+        self._check_open()
+        self._outbox.add(payload["id"], topic(self.device, kind), raw, qos=QOS[kind])
+        self._wake.set()
+        return payload["id"]
+
+    def _status_payload(self, state: str) -> bytes:
+        return encode("status", status_payload(self.device, state=state, **self._status))
+
+    def _set_will(self) -> None:
+        self._client.will_set(topic(self.device, "status"), self._status_payload("offline"),
+                              qos=QOS["status"], retain=True)
+
+    def _send_status(self, state: str) -> mqtt.MQTTMessageInfo:
+        """Publish the status (caller holds the lock, so the mid is tracked before its ack)."""
+        info = self._client.publish(topic(self.device, "status"), self._status_payload(state),
+                                    qos=QOS["status"], retain=RETAIN["status"])
+        self._direct.add(info.mid)
+        return info
+
+    def _subscribe_commands(self) -> None:
+        """Subscribe to cmd/# (caller holds the lock); wait_idle covers the SUBACK."""
+        rc, mid = self._client.subscribe(subscription("cmd/#", self.device), qos=1)
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._direct.add(mid)
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
+                    reason_code: mqtt.ReasonCode, properties: object) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s:%d refused %s: %s", self.host, self.port, self.device,
+                      reason_code)
+            return
+        with self._lock:
+            if self._closing:
+                return
+            self._connected = True
+            self._barrier = bool(self._inflight)
+            if self._command_cb is not None:
+                self._subscribe_commands()
+            self._send_status("online")
+        log.info("connected to %s:%d as %s (%d waiting in the outbox)",
+                 self.host, self.port, self.device, len(self._outbox))
+        self._wake.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
+                       reason_code: mqtt.ReasonCode, properties: object) -> None:
+        with self._lock:
+            self._connected = False
+        if not self._closing:
+            log.warning("lost the broker %s:%d (%s); sets wait in the outbox",
+                        self.host, self.port, reason_code)
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
+                    reason_code: mqtt.ReasonCode, properties: object) -> None:
+        # paho holds its message lock here: hand over and return at once.
+        self._acks.put(mid)
+        self._wake.set()
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
+                      reason_codes: list[mqtt.ReasonCode], properties: object) -> None:
+        if any(code.is_failure for code in reason_codes):
+            log.error("broker refused the command subscription for %s: %s", self.device,
+                      reason_codes)
+        self._acks.put(mid)
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    message: mqtt.MQTTMessage) -> None:
+        try:
+            command = parse_command(message.topic, message.payload)
+        except PayloadError as exc:
+            log.warning("ignoring command on %s: %s", message.topic, exc)
+            return
+        callback = self._command_cb
+        if callback is None:
+            return
+        try:
+            callback(command)
+        except Exception:
+            log.exception("command handler failed on %s", message.topic)
+
+    def _run(self) -> None:
+        """Worker: settle acks (delete rows), then hand the next rows to paho."""
+        while not self._stopping:
+            self._wake.wait(1.0)
+            self._wake.clear()
+            self._settle()
+            self._hand_over()
+        self._settle()   # acks that arrived while closing
+
+    def _settle(self) -> None:
+        with self._lock:
+            done: list[int] = []
+            while True:
+                try:
+                    mid = self._acks.get_nowait()
+                except queue.Empty:
+                    break
+                seq = self._inflight.pop(mid, None)
+                if seq is None:
+                    self._direct.discard(mid)
+                else:
+                    done.append(seq)
+            if self._barrier and not self._inflight:
+                self._barrier = False
+        if done:
+            self._outbox.remove(done)
+        with self._changed:
+            self._changed.notify_all()
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            if not self._connected or self._barrier or self._closing:
+                return
+            room = WINDOW - len(self._inflight)
+            if room <= 0:
+                return
+            for row in self._outbox.after(self._handed_seq, room):
+                info = self._client.publish(row.topic, row.payload, qos=row.qos)
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    log.warning("paho refused outbox row %d: %s", row.seq,
+                                mqtt.error_string(info.rc))
+                    break
+                # NO_CONN: paho queued it anyway and sends it after reconnecting.
+                self._inflight[info.mid] = row.seq
+                self._handed_seq = row.seq

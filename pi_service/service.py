@@ -23,7 +23,7 @@ from .console import LiveConsole
 from .errors import ConfigError, HeelRaiseError, SensorError
 from .notify import sd_notify, watchdog_interval_s
 from .payloads import new_id
-from .pipeline import Pipeline
+from .pipeline import CalibrationError, Pipeline
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
 from .stages import Stage, load_stage
 
@@ -51,14 +51,14 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ServiceConfig:
     """The config file, with command-line values on top."""
     config = load_config(args.config)
-    overrides = {
-        (config, "device"): args.device, (config, "stage"): args.stage,
-        (config, "state_dir"): args.state_dir,
-        (config.sensor, "source"): args.source, (config.sensor, "recording"): args.recording,
-        (config.sensor, "speed"): args.speed, (config.sensor, "seed"): args.seed,
-        (config.broker, "host"): args.host, (config.broker, "port"): args.port,
-    }
-    for (target, key), value in overrides.items():
+    overrides = [
+        (config, "device", args.device), (config, "stage", args.stage),
+        (config, "state_dir", args.state_dir),
+        (config.sensor, "source", args.source), (config.sensor, "recording", args.recording),
+        (config.sensor, "speed", args.speed), (config.sensor, "seed", args.seed),
+        (config.broker, "host", args.host), (config.broker, "port", args.port),
+    ]
+    for target, key, value in overrides:
         if value is not None:
             setattr(target, key, value)
     if args.recording and args.source is None:
@@ -121,13 +121,38 @@ class Service:
             from calibration.file import load_calibration
 
             self.calibration = load_calibration(config.calibration)
-        self.pipeline = Pipeline(stage, self.calibration)
+        self.pipeline = self._new_pipeline()
+        self._calibrating = False
         self.commands: queue.Queue = queue.Queue()
         self.running = True           # exercising (cmd start/stop)
         self.stopping = False         # shutting down (SIGTERM)
         self.pain: int | None = None
         self._watchdog_s = watchdog_interval_s()
         self._last_ping = 0.0
+
+    def _new_pipeline(self) -> Pipeline:
+        """A pipeline for the current stage that keeps what calibration we have learnt."""
+        known = getattr(self, "pipeline", None)
+        calibration = (known.calibration if known is not None else None) or self.calibration
+        return Pipeline(self.stage, calibration)
+
+    def _feed(self, block: Any) -> list[Event]:
+        """Feed the pipeline; live, a start without standing still means wait, not fail.
+
+        A recording must start still, but a person may be walking to the step when
+        the service starts: self-calibration then starts afresh on later samples
+        until it finds a still second.
+        """
+        try:
+            events = self.pipeline.feed(block)
+        except CalibrationError:
+            if not self._calibrating:
+                log.info("waiting for a second of standing still to calibrate")
+                self._calibrating = True
+            self.pipeline = self._new_pipeline()
+            return []
+        self._calibrating = False
+        return events
 
     # -- commands (queued from paho's thread, applied in the loop) ----------------
     def command(self, cmd: Any) -> None:
@@ -147,7 +172,7 @@ class Service:
                     continue
                 self._close_session()
                 self.stage = stage
-                self.pipeline = Pipeline(stage, self.pipeline.calibration or self.calibration)
+                self.pipeline = self._new_pipeline()
                 self.feedback.set_stage(stage)
                 if self.console:
                     self.console.stage = stage
@@ -158,7 +183,7 @@ class Service:
                 self._close_session()
                 self.running = False
             elif cmd.name == "start" and not self.running:
-                self.pipeline = Pipeline(self.stage, self.pipeline.calibration or self.calibration)
+                self.pipeline = self._new_pipeline()
                 self.running = True
             self._status()
 
@@ -182,7 +207,10 @@ class Service:
 
     def _close_session(self) -> None:
         """Close the open rep and set, so nothing done is lost."""
-        self._dispatch(self.pipeline.finish())
+        try:
+            self._dispatch(self.pipeline.finish())
+        except CalibrationError:
+            pass    # never calibrated: there is no rep or set to close
 
     def _status(self, sensor: str = "ok") -> None:
         if self.publisher is not None:
@@ -217,7 +245,7 @@ class Service:
                 self._status()
             if not len(block) or not self.running:
                 continue
-            self._dispatch(self.pipeline.feed(block))
+            self._dispatch(self._feed(block))
             self.feedback.on_time(float(block.t[-1]))
         sd_notify("STOPPING=1")
         self._close_session()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mqtt_helpers import Collector
 
-from pi_service.broker import LocalBroker
+from pi_service.broker import LocalBroker, free_port
 
 
 @pytest.fixture
@@ -17,7 +18,29 @@ def broker():
 @pytest.fixture
 def ws_broker():
     """A fresh broker with a WebSockets listener as well."""
-    from pi_service.broker import free_port
-
     with LocalBroker(websockets_port=free_port()) as b:
+        yield b
+
+
+@pytest.fixture
+def collect():
+    made: list[Collector] = []
+
+    def make(broker: LocalBroker, *args, **kwargs) -> Collector:
+        made.append(Collector(broker, *args, **kwargs))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def saved_broker():
+    """A broker that keeps persistent subscriber sessions across stop()/start().
+
+    Subscribers subscribe before it goes down, so when it comes back their
+    sessions collect what the publisher sends, however the reconnects race.
+    """
+    with LocalBroker(persistence=True) as b:
         yield b

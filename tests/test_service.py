@@ -1,0 +1,171 @@
+"""``heelraise run`` end to end: simulated sensor → service → real Mosquitto → a subscriber.
+
+The service runs as its own process, as systemd runs it, so that killing it is
+a real SIGKILL and SIGTERM is a real signal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mqtt_helpers import Collector, wait_until
+
+from pi_service.broker import LocalBroker, free_port
+from pi_service.outbox import Outbox
+from pi_service.pipeline import analyze
+from pi_service.samples import SampleBlock
+from pi_service.sources.recording import write_recording
+from pi_service.sources.simulator import simulate
+from pi_service.stages import load_stage
+
+DEVICE = "e2e"
+
+
+def start_service(port: int, state: Path, *args: str, config: Path | None = None,
+                  speed: float = 1000, seed: int = 5) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "pi_service.cli", "run", "--device", DEVICE,
+           "--port", str(port), "--state-dir", str(state), "--quiet",
+           "--speed", str(speed), "--seed", str(seed), *args]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def finish(proc: subprocess.Popen, timeout_s: float = 60) -> str:
+    _, err = proc.communicate(timeout=timeout_s)
+    assert proc.returncode == 0, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """What the detector finds in the session the service will play (seed 5, stage 2)."""
+    sim = simulate(2, 5)
+    return analyze(sim.block, load_stage(2))
+
+
+def test_every_rep_and_set_arrives_once_in_order_with_the_detectors_verdicts(
+        broker, tmp_path, expected):
+    sub = Collector(broker, f"heelraise/{DEVICE}/#")
+    try:
+        finish(start_service(broker.port, tmp_path, "--source", "simulator"))
+        sub.flush()
+        reps, sets = sub.of("rep"), sub.of("set")
+    finally:
+        sub.close()
+    assert [(r["index"], r["verdict"]) for r in reps] == \
+        [(r.index, r.verdict.value) for r in expected.reps]
+    assert [r["up_s"] for r in reps] == pytest.approx([r.up_s for r in expected.reps], abs=1e-3)
+    assert [s["reps"] for s in sets] == [s.reps for s in expected.sets]
+    assert [s["index"] for s in sets] == list(range(1, len(expected.sets) + 1))
+    ids = [m["id"] for m in reps + sets]
+    assert len(ids) == len(set(ids))
+    statuses = sub.of("status")
+    assert statuses[0]["state"] == "online" and statuses[0]["source"] == "simulator"
+    assert statuses[-1]["state"] == "offline"
+
+
+def test_broker_killed_mid_session_every_set_still_arrives_exactly_once(
+        saved_broker, tmp_path, expected):
+    sub = Collector(saved_broker, f"heelraise/{DEVICE}/set", client_id="e2e-log",
+                    clean_session=False)
+    try:
+        saved_broker.stop()      # a graceful restart saves the subscriber's session
+        saved_broker.start()
+        assert wait_until(lambda: sub.subacks == 2)
+        proc = start_service(saved_broker.port, tmp_path, "--source", "simulator", speed=60)
+        assert wait_until(lambda: len(sub.of("set")) >= 1, timeout_s=30)
+        saved_broker.kill()
+        wait_until(lambda: False, timeout_s=3)   # the session goes on without a broker
+        saved_broker.start()
+        finish(proc)
+        assert wait_until(lambda: len(sub.of("set")) >= len(expected.sets), timeout_s=15)
+        sub.flush()
+        sets = sub.of("set")
+    finally:
+        sub.close()
+    assert [s["index"] for s in sets] == list(range(1, len(expected.sets) + 1))
+    assert len({s["id"] for s in sets}) == len(sets)
+
+
+def test_service_killed_mid_session_loses_no_completed_set(tmp_path):
+    port = free_port()
+    config = tmp_path / "heelraise.toml"
+    config.write_text('[broker]\nstart_local = "never"\n')
+    proc = start_service(port, tmp_path, "--source", "simulator", config=config, speed=100)
+    outbox = tmp_path / "outbox.sqlite3"
+    try:
+        assert wait_until(lambda: outbox.exists() and len(Outbox(outbox)) >= 1, timeout_s=30)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    with Outbox(outbox) as box:
+        waiting = [json.loads(row.payload)["id"] for row in box.after(0)]
+    assert waiting
+    still = tmp_path / "still.csv"
+    t = np.arange(0, 3, 0.01)
+    write_recording(still, SampleBlock(t, np.tile([0.0, 0.0, 1.0], (len(t), 1))))
+    with LocalBroker(port=port) as broker:
+        sub = Collector(broker, f"heelraise/{DEVICE}/set")
+        try:
+            finish(start_service(port, tmp_path, "--recording", str(still), config=config))
+            sub.flush()
+            arrived = [s["id"] for s in sub.of("set")]
+        finally:
+            sub.close()
+    assert arrived[: len(waiting)] == waiting
+
+
+def test_sigterm_closes_the_open_set_and_says_offline(broker, tmp_path):
+    sub = Collector(broker, f"heelraise/{DEVICE}/#")
+    try:
+        proc = start_service(broker.port, tmp_path, "--source", "simulator", speed=40)
+        assert wait_until(lambda: len(sub.of("rep")) >= 3, timeout_s=30)
+        assert not sub.of("set")
+        proc.send_signal(signal.SIGTERM)
+        finish(proc)
+        sub.flush()
+        reps, sets = sub.of("rep"), sub.of("set")
+        statuses = sub.of("status")
+    finally:
+        sub.close()
+    assert len(sets) == 1 and sets[0]["reps"] == len(reps)
+    assert statuses[-1]["state"] == "offline"
+
+
+def test_commands_change_the_stage_and_stop_the_session(broker, tmp_path):
+    sub = Collector(broker, f"heelraise/{DEVICE}/status")
+    proc = start_service(broker.port, tmp_path, "--source", "simulator", speed=20)
+    try:
+        assert wait_until(lambda: sub.of("status"), timeout_s=30)
+        sub.client.publish(f"heelraise/{DEVICE}/cmd/stage", '{"stage": 3}', qos=1)
+        assert wait_until(lambda: sub.of("status")[-1]["stage"] == 3, timeout_s=10)
+        sub.client.publish(f"heelraise/{DEVICE}/cmd/stop", "{}", qos=1)
+        assert wait_until(lambda: sub.of("status")[-1]["running"] is False, timeout_s=10)
+        sub.client.publish(f"heelraise/{DEVICE}/cmd/stage", '{"stage": 9}', qos=1)
+        sub.client.publish(f"heelraise/{DEVICE}/cmd/start", "{}", qos=1)
+        assert wait_until(lambda: sub.of("status")[-1]["running"] is True, timeout_s=10)
+        assert sub.of("status")[-1]["stage"] == 3     # stage 9 does not exist: ignored
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        err = finish(proc)
+        sub.close()
+    assert "no stage 9" in err
+
+
+def test_a_config_error_is_one_line_naming_file_line_and_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('device = "left"\n\n[sensor]\nrate_hz = "fast"\n')
+    proc = start_service(free_port(), tmp_path, config=config)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip() == f"heelraise: {config}:4: 'sensor.rate_hz' must be float, got 'fast'"

@@ -62,6 +62,7 @@ class ServiceConfig:
     stage: int = 2
     stages_file: str | None = None
     calibration: str | None = None
+    insertional: bool = False      # pain at the heel bone: no heel drops early on
     state_dir: str | None = None
     sensor: SensorConfig = field(default_factory=SensorConfig)
     broker: BrokerConfig = field(default_factory=BrokerConfig)

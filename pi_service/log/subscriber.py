@@ -1,0 +1,327 @@
+"""``heelraise log``: the subscriber that turns MQTT messages into the training log.
+
+It keeps a persistent session (fixed client id, clean session off, QoS 1), so
+the broker queues sets published while the logger is down and hands them over
+when it is back. Each message is acknowledged only after it is stored (or
+rejected): a crash between receipt and commit means the broker redelivers it,
+and the store's primary key makes the redelivery harmless.
+
+A bad message is rejected, counted by reason in the store and logged with its
+topic; it never stops the logger. After each stored set (a burst is coalesced)
+the retained aggregates and the Home Assistant discovery configs are
+republished on a worker thread, so the network thread only stores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ..payloads import ROOT, PayloadError, parse_command, split_topic, subscription, validate
+from ..stages import Protocol, load_protocol
+from . import homeassistant
+from .aggregates import aggregate_topic, aggregates
+from .progression import Rules, load_rules
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = "heelraise-log"
+"""Fixed, so the broker keeps this logger's session (and queue) across restarts."""
+
+EVENTS = ("set", "rep", "hold", "status")
+COMMANDS = ("cmd/pain", "cmd/stiffness")
+
+
+def topic_filters(discovery_prefix: str | None = None) -> list[tuple[str, int]]:
+    """What the log subscribes to, every device, QoS 1 (and HA's birth message)."""
+    filters = ([(subscription(kind), 1) for kind in EVENTS]
+               + [(f"{ROOT}/+/{kind}", 1) for kind in COMMANDS])
+    if discovery_prefix is not None:
+        filters.append((f"{discovery_prefix}/status", 1))
+    return filters
+
+
+@dataclass
+class Counts:
+    """What this run of the logger did, for the bench and the shutdown log line."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    ratings: int = 0
+
+
+def reason_of(error: str) -> str:
+    """The rejection reason to count under: the message without the offending value."""
+    if error.startswith("topic "):
+        return "topic outside heelraise/<device>/<kind>"
+    return re.split(r"[,;] got | \(", error)[0]
+
+
+class LogSubscriber:
+    """Subscribes, validates, stores, republishes. A context manager; ``close()`` is idempotent.
+
+    ``today`` is the edge's clock for the coaching aggregates (the local date by default).
+    Aggregates are republished ``coalesce_s`` after a message changes the log (at most
+    that often during a burst), on every (re)connect, and every ``refresh_s`` (so
+    "today" rolls over at midnight).
+    """
+
+    def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 1883,
+                 username: str | None = None, password: str | None = None,
+                 client_id: str = CLIENT_ID, protocol: Protocol | None = None,
+                 rules: Rules | None = None, insertional: bool = False,
+                 today: Callable[[], date] = date.today, publish_aggregates: bool = True,
+                 discovery: bool = True, discovery_prefix: str = homeassistant.DISCOVERY_PREFIX,
+                 coalesce_s: float = 0.2, refresh_s: float = 600.0,
+                 keepalive_s: int = 30) -> None:
+        self.store = store
+        self.counts = Counts()
+        self._host, self._port, self._keepalive_s = host, port, keepalive_s
+        self._protocol = protocol or load_protocol()
+        self._rules = rules or load_rules()
+        self._insertional = insertional
+        self._today = today
+        self._publish_aggregates = publish_aggregates
+        self._discovery = discovery
+        self._prefix = discovery_prefix
+        self._coalesce_s = coalesce_s
+        self._refresh_s = refresh_s
+        self._dirty: set[str] = set()
+        self._announced: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._subscribed = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   clean_session=False, manual_ack=True)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._started = False
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> LogSubscriber:
+        """Connect in the background (retrying while the broker is away) and start work."""
+        if self._started:
+            return self
+        self._started = True
+        self._worker = threading.Thread(target=self._work, name="heelraise-log-aggregates",
+                                        daemon=True)
+        self._worker.start()
+        self._client.connect_async(self._host, self._port, keepalive=self._keepalive_s)
+        self._client.loop_start()
+        return self
+
+    def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
+        """True once the broker has acknowledged our subscriptions."""
+        return self._subscribed.wait(timeout_s)
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Publish pending aggregates now (used at shutdown and by tests)."""
+        self._publish_dirty(wait_s=timeout_s)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        if self._started:
+            self._client.disconnect()
+            self._client.loop_stop()
+        log.info("log stopped: %d stored, %d duplicates, %d rejected, %d ratings",
+                 self.counts.stored, self.counts.duplicates, self.counts.rejected,
+                 self.counts.ratings)
+
+    def __enter__(self) -> LogSubscriber:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s:%d refused the log: %s", self._host, self._port, reason_code)
+            return
+        log.info("log connected to %s:%d (session %s)", self._host, self._port,
+                 "resumed" if flags.session_present else "new")
+        client.subscribe(topic_filters(self._prefix if self._discovery else None))
+        self._refresh()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("broker refused a log subscription: %s", failed[0])
+        self._subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._subscribed.clear()
+        if not self._stopping.is_set():
+            log.warning("log lost the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = repr(msg._topic)  # paho keeps the raw bytes; the topic is unusable
+        try:
+            self.handle(topic, msg.payload)
+        except Exception:
+            # Not acknowledged: the broker redelivers it after we reconnect.
+            log.exception("could not store message on %s", topic)
+            return
+        if msg.qos > 0:
+            client.ack(msg.mid, msg.qos)
+
+    # -- the work ----------------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes) -> str:
+        """Validate and store one message; "stored", "duplicate", "rated", "seen" or "rejected".
+
+        Raises only when the store itself fails (the message must then be redelivered).
+        """
+        if topic == f"{self._prefix}/status":
+            self._home_assistant_status(payload)
+            return "seen"
+        try:
+            device, kind = split_topic(topic)
+            if kind.startswith("cmd/"):
+                outcome = self._command(device, topic, payload)
+            else:
+                outcome = self._event(device, kind, payload)
+        except PayloadError as exc:
+            self.counts.rejected += 1
+            self.store.count_rejected(reason_of(str(exc)), topic, str(exc))
+            log.warning("rejected message on %s: %s", topic, exc)
+            return "rejected"
+        if outcome != "duplicate":
+            self._mark(device)
+        return outcome
+
+    def _event(self, device: str, kind: str, payload: bytes) -> str:
+        if kind not in EVENTS:
+            raise PayloadError(f"{kind}: not a topic the log stores")
+        data = validate(kind, payload)
+        if data["device"] != device:
+            raise PayloadError(f"{kind}: field 'device' differs from the topic's device, "
+                               f"got {data['device']!r}")
+        if kind == "status":
+            return "seen"
+        added = {"set": self.store.add_set, "rep": self.store.add_rep,
+                 "hold": self.store.add_hold}[kind](data)
+        if added:
+            self.counts.stored += 1
+            return "stored"
+        self.counts.duplicates += 1
+        return "duplicate"
+
+    def _command(self, device: str, topic: str, payload: bytes) -> str:
+        command = parse_command(topic, payload)
+        rating_id = _message_id(payload)
+        if command.name == "pain":
+            set_id = command.set_id or self.store.last_set_id(device, self._today())
+            self.store.record_pain(command.value, device=device, set_id=set_id,
+                                   rating_id=rating_id, source="mqtt")
+        elif command.name == "stiffness":
+            day = date.fromisoformat(command.date) if command.date else self._today()
+            self.store.record_stiffness(command.value, device=device, day=day, source="mqtt")
+        else:
+            raise PayloadError(f"cmd/{command.name}: not a command the log handles")
+        self.counts.ratings += 1
+        return "rated"
+
+    def _home_assistant_status(self, payload: bytes) -> None:
+        """Home Assistant came (back) online: announce every known device again."""
+        if payload.strip() != b"online":
+            return
+        with self._lock:
+            self._announced.clear()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Republish everything for every device in the log (on connect, and periodically
+        so that "today" rolls over at midnight without waiting for a set)."""
+        try:
+            devices = self.store.devices()
+        except sqlite3.Error:
+            log.exception("could not read the log's devices")
+            return
+        for device in devices:
+            self._mark(device)
+
+    def _mark(self, device: str) -> None:
+        with self._lock:
+            self._dirty.add(device)
+        self._wake.set()
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            if not self._wake.wait(self._refresh_s):
+                self._refresh()
+            if self._stopping.is_set():
+                break
+            # Coalesce a burst (a backlog after a restart) into one republish.
+            self._stopping.wait(self._coalesce_s)
+            try:
+                self._publish_dirty()
+            except Exception:
+                log.exception("could not republish the log's aggregates")
+        self._publish_dirty(wait_s=5.0)
+
+    def _publish_dirty(self, wait_s: float = 0.0) -> None:
+        with self._lock:
+            self._wake.clear()
+            devices, self._dirty = sorted(self._dirty), set()
+            announce = {d for d in devices if self._discovery and d not in self._announced}
+            self._announced |= announce
+        infos = []
+        for device in devices:
+            if device in announce:
+                for config_topic, config in homeassistant.discovery_messages(
+                        device, self._prefix).items():
+                    infos.append(self._client.publish(config_topic,
+                                                      homeassistant.encode(config),
+                                                      qos=1, retain=True))
+            if self._publish_aggregates:
+                today = self._today()
+                for kind, body in aggregates(self.store, device, today,
+                                             protocol=self._protocol, rules=self._rules,
+                                             insertional=self._insertional).items():
+                    infos.append(self._client.publish(
+                        aggregate_topic(device, kind),
+                        json.dumps(body, separators=(",", ":")), qos=1, retain=True))
+        for info in infos if wait_s > 0 else ():
+            if self._client.is_connected():
+                info.wait_for_publish(timeout=wait_s)
+
+
+def _message_id(payload: bytes) -> str | None:
+    """A command's own ``id``, when its sender gave one (redeliveries then count once)."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+

@@ -1,0 +1,258 @@
+"""``heelraise log`` against a real Mosquitto: exactly-once storage, persistent session,
+rejection of bad messages, ratings from commands and the CLI, retained aggregates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from datetime import date, datetime
+from datetime import time as clock
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from pi_service import payloads
+from pi_service.log import commands
+from pi_service.log.store import Store
+from pi_service.log.subscriber import LogSubscriber
+
+DAY = date(2026, 3, 2)
+SET = payloads.examples()["set"]
+
+
+def at(hour: int, minute: int = 0) -> str:
+    """A moment on DAY, local wall clock, as payloads carry it."""
+    return payloads.iso_utc(datetime.combine(DAY, clock(hour, minute)).astimezone().timestamp())
+
+
+def a_set(**changes) -> dict:
+    return {**SET, "id": uuid.uuid4().hex, "time": at(9), "start_time": at(9), **changes}
+
+
+def wait_for(condition, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "log.sqlite3", busy_timeout_s=0.2) as s:
+        yield s
+
+
+@pytest.fixture
+def publisher(broker):
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+def send(client, topic: str, payload) -> None:
+    raw = payload if isinstance(payload, bytes | str) else json.dumps(payload)
+    client.publish(topic, raw, qos=1).wait_for_publish(timeout=5)
+
+
+def start_logger(store, broker, **kw) -> LogSubscriber:
+    logger = LogSubscriber(store, host=broker.host, port=broker.port, today=lambda: DAY,
+                           coalesce_s=0.05, **kw).start()
+    assert logger.wait_subscribed(), "the log never subscribed"
+    return logger
+
+
+def retained(broker, pattern: str, expect: int) -> dict[str, mqtt.MQTTMessage]:
+    """The retained messages under ``pattern``, as a new dashboard would see them."""
+    got: dict[str, mqtt.MQTTMessage] = {}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.on_message = lambda c, u, m: got.__setitem__(m.topic, m)
+    client.connect(broker.host, broker.port)
+    client.subscribe(pattern, qos=1)
+    client.loop_start()
+    wait_for(lambda: len(got) >= expect, 5)
+    client.disconnect()
+    client.loop_stop()
+    return got
+
+
+def test_each_set_is_stored_once_however_often_it_arrives(store, broker, publisher):
+    first, second = a_set(), a_set(reps=14)
+    with start_logger(store, broker) as logger:
+        for payload in (first, first, second, first, second):   # outbox redeliveries
+            send(publisher, "heelraise/left/set", payload)
+        assert wait_for(lambda: logger.counts.stored + logger.counts.duplicates == 5)
+    assert sorted(s.id for s in store.sets()) == sorted([first["id"], second["id"]])
+    assert (logger.counts.stored, logger.counts.duplicates) == (2, 3)
+
+
+def test_unstored_message_is_not_acked_so_the_broker_redelivers_it(
+        store, broker, publisher, caplog):
+    one = a_set()
+    blocker = sqlite3.connect(store.path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")           # another process holds the database
+    with caplog.at_level(logging.ERROR), start_logger(store, broker):
+        send(publisher, "heelraise/left/set", one)
+        assert wait_for(lambda: "could not store message" in caplog.text)
+    blocker.rollback()
+    blocker.close()
+    assert store.count("sets") == 0
+    # Back up: the broker redelivers the unacknowledged set (a QoS 1 duplicate), and the
+    # service's outbox sends it once more for good measure; it is stored once.
+    with start_logger(store, broker) as logger:
+        send(publisher, "heelraise/left/set", one)
+        assert wait_for(lambda: logger.counts.stored + logger.counts.duplicates == 2)
+    assert [s.id for s in store.sets()] == [one["id"]]
+
+
+def test_sets_published_while_the_logger_is_down_arrive_when_it_is_back(
+        store, broker, publisher):
+    start_logger(store, broker).close()          # the broker now knows our session
+    missed = [a_set(index=n, time=at(9, n)) for n in range(1, 4)]
+    for payload in missed:
+        send(publisher, "heelraise/left/set", payload)
+    assert store.count("sets") == 0
+    with start_logger(store, broker):
+        assert wait_for(lambda: store.count("sets") == 3)
+    assert [s.id for s in store.sets()] == [p["id"] for p in missed]
+
+
+BAD = [
+    ("heelraise/left/set", b"{not json"),
+    ("heelraise/left/set", b"[1, 2]"),
+    ("heelraise/left/set", {k: v for k, v in SET.items() if k != "id"}),
+    ("heelraise/left/set", {**SET, "id": "r1", "reps": -1}),
+    ("heelraise/left/set", {**SET, "id": "r2", "tempo_compliance": 1.5}),
+    ("heelraise/left/set", {**SET, "id": "r3", "pain": 11}),
+    ("heelraise/left/set", {**SET, "id": "r4", "time": "yesterday"}),
+    ("heelraise/right/set", {**SET, "id": "r5"}),                    # device differs
+    ("heelraise/left/rep", {**payloads.examples()["rep"], "verdict": "great"}),
+    ("heelraise/left/cmd/pain", b"12"),
+    ("heelraise/left/cmd/stiffness", {"stiffness": 2, "date": "31/01/2026"}),
+    ("heelraise/left/set", b"\xff\xfe"),
+]
+
+
+def test_bad_messages_are_rejected_counted_and_the_logger_keeps_going(
+        store, broker, publisher, caplog):
+    before = a_set()
+    after = a_set(time=at(10))
+    with caplog.at_level(logging.WARNING), start_logger(store, broker) as logger:
+        send(publisher, "heelraise/left/set", before)
+        for topic, payload in BAD:
+            send(publisher, topic, payload)
+        send(publisher, "heelraise/left/set", after)
+        assert wait_for(lambda: store.count("sets") == 2)
+    assert [s.id for s in store.sets()] == [before["id"], after["id"]]
+    assert store.sets()[0].payload == before                       # untouched
+    assert store.count("reps") == store.count("pain") == store.count("stiffness") == 0
+    assert logger.counts.rejected == len(BAD)
+    reasons = store.rejected()
+    assert sum(reasons.values()) == len(BAD)
+    assert reasons["set: payload is not JSON"] == 1
+    assert reasons["set: payload is not a JSON object"] == 1
+    assert reasons["set: payload is not UTF-8"] == 1
+    assert reasons["set: field 'reps' must be >= 0"] == 1
+    assert reasons["set: field 'tempo_compliance' must be in 0..1"] == 1
+    assert reasons["set: missing field 'id'"] == 1
+    assert reasons["set: field 'device' differs from the topic's device"] == 1
+    assert reasons["cmd/pain: field 'pain' must be in 0..10"] == 1
+    assert "rejected message on heelraise/right/set" in caplog.text
+
+
+def test_pain_and_stiffness_arrive_on_command_topics(store, broker, publisher):
+    first, last = a_set(time=at(9)), a_set(time=at(9, 5))
+    with start_logger(store, broker) as logger:
+        send(publisher, "heelraise/left/set", first)
+        send(publisher, "heelraise/left/set", last)
+        send(publisher, "heelraise/left/cmd/pain", b"3")                  # bare number
+        send(publisher, "heelraise/left/cmd/pain", {"pain": 1, "set_id": first["id"]})
+        send(publisher, "heelraise/left/cmd/stiffness", {"stiffness": 4, "date": "2026-03-01"})
+        send(publisher, "heelraise/left/cmd/stiffness", b"2")
+        assert wait_for(lambda: logger.counts.ratings == 4)
+    sets = {s.id: s.pain for s in store.sets()}
+    assert sets == {first["id"]: 1, last["id"]: 3}     # no set_id: today's last set
+    assert [(r.day.isoformat(), r.value) for r in store.stiffness("left")] == [
+        ("2026-03-01", 4), (DAY.isoformat(), 2)]
+
+
+def _cli(configure, run, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+def test_cli_ratings_reach_the_log_over_mqtt_or_directly(
+        store, broker, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HEELRAISE_DB", raising=False)
+    net = ["--host", broker.host, "--port", str(broker.port), "--device", "left"]
+    with start_logger(store, broker) as logger:
+        assert _cli(commands.configure_pain, commands.run_pain, ["5", *net]) == 0
+        assert _cli(commands.configure_stiffness, commands.run_stiffness,
+                    ["3", "--date", "2026-03-01", *net]) == 0
+        assert wait_for(lambda: logger.counts.ratings == 2)
+    assert [r.value for r in store.pain("left")] == [5]
+    assert [(r.day.isoformat(), r.value) for r in store.stiffness("left")] == [("2026-03-01", 3)]
+
+    db = tmp_path / "direct.sqlite3"
+    with Store(db) as direct:
+        direct.add_set(SET)                          # device "left" is the only one
+    assert _cli(commands.configure_pain, commands.run_pain,
+                ["2", "--db", str(db), "--set", SET["id"]]) == 0
+    assert _cli(commands.configure_stiffness, commands.run_stiffness,
+                ["1", "--db", str(db), "--date", "2026-02-01"]) == 0
+    with Store(db) as direct:
+        assert direct.sets()[0].pain == 2
+        assert [r.value for r in direct.stiffness("left")] == [1]
+    assert "pain 2/10 recorded for set" in capsys.readouterr().out
+
+
+def test_aggregates_are_retained_and_add_up(store, broker, publisher):
+    sets = [a_set(index=n, reps=r, ok_reps=r - 1, tempo_compliance=(r - 1) / r, time=at(9, n))
+            for n, r in ((1, 15), (2, 15), (3, 12))]
+    with start_logger(store, broker) as logger:
+        for payload in sets:
+            send(publisher, "heelraise/left/set", payload)
+        assert wait_for(lambda: store.count("sets") == 3)
+        logger.flush()
+    got = retained(broker, "heelraise/log/left/#", 5)
+    assert set(got) == {f"heelraise/log/left/{k}" for k in
+                        ("today", "last_session", "week", "stage_progress", "progress")}
+    assert all(m.retain for m in got.values())
+    body = {t.rsplit("/", 1)[1]: json.loads(m.payload) for t, m in got.items()}
+    assert all(b["v"] == 1 and b["device"] == "left" for b in body.values())
+    today = body["today"]
+    assert (today["date"], today["sets"], today["reps"], today["ok_reps"]) == (
+        DAY.isoformat(), 3, 42, 39)
+    assert today["tempo_compliance"] == pytest.approx(39 / 42, abs=1e-3)
+    last = body["last_session"]
+    assert last["last_set"]["id"] == sets[-1]["id"] and last["last_set"]["reps"] == 12
+    assert last["reps_per_set"] == [15, 15, 12] and last["tempo_compliance_pct"] == 93
+    assert body["week"]["days"][-1]["reps"] == 42 and body["week"]["reps"] == 42
+    assert body["stage_progress"]["stage"] == 2 and body["stage_progress"]["ready"] is False
+    assert body["progress"]["dose_today"]["reps_per_set"] == [15, 15, 12]
+    assert any(a["id"] == "second_session" for a in body["progress"]["advice"])
+
+
+def test_logger_rides_out_a_broker_restart(store, broker):
+    with start_logger(store, broker) as logger:
+        broker.kill()
+        assert wait_for(lambda: not logger.wait_subscribed(0))
+        broker.start()
+        assert logger.wait_subscribed(15), "the log did not come back"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        send(client, "heelraise/left/set", SET)
+        assert wait_for(lambda: store.count("sets") == 1)
+        client.disconnect()
+        client.loop_stop()

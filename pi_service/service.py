@@ -76,12 +76,11 @@ def open_source(config: ServiceConfig) -> tuple[Any, str]:
         from .sources.i2c import I2CSource
 
         try:
+            # configured for I2C: a sensor missing at start is waited for, reported lost
             source = I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
-                               rate_hz=sensor.rate_hz)
+                               rate_hz=sensor.rate_hz, wait=sensor.source == "i2c")
             return source, source.kind
         except (SensorError, OSError) as exc:
-            if sensor.source == "i2c":
-                raise SensorError(f"no IMU on I2C bus {sensor.bus}: {exc}") from None
             log.warning("no IMU on I2C bus %d (%s); using the simulated sensor", sensor.bus, exc)
     if sensor.source == "recording":
         from .sources.recording import RecordingSource

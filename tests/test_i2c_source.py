@@ -297,3 +297,19 @@ def test_unsupported_settings_fail_before_the_bus_is_used(kwargs, message):
     with pytest.raises(ValueError, match=message):
         I2CSource(bus, **kwargs)
     assert bus.transactions == 0
+
+
+def test_a_sensor_missing_at_start_is_waited_for_when_asked():
+    clock = FakeClock()
+    bus = FakeBus(clock, bus_id=1)
+    with pytest.raises(SensorError):
+        I2CSource(bus, chip="mpu6050", clock=clock, sleep=clock.sleep)
+    source = I2CSource(bus, chip="mpu6050", clock=clock, sleep=clock.sleep, wait=True)
+    assert not source.connected and source.kind == "i2c"
+    it = iter(source)
+    assert len(next(it)) == 0 and not source.connected
+    bus.attach(0x68, FakeMPU6050())
+    block = next(b for b in it if len(b))
+    assert source.connected and source.kind == "mpu6050"
+    assert abs(block.accel_g[0, 2]) > 0.5
+    source.close()

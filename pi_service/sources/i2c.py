@@ -321,6 +321,7 @@ class I2CSource:
         on_back: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] | None = None,
+        wait: bool = False,
     ) -> None:
         if chip not in CHIPS:
             raise ValueError(f"chip {chip!r} unknown; choose one of {', '.join(CHIPS)}")
@@ -362,13 +363,20 @@ class I2CSource:
             self._bus_id = getattr(bus, "bus_id", None)
         self.chip: FifoChip
         self.connected = False
+        self._frames = FrameClock(1.0 / rate_hz)
         try:
             self.chip = self._connect()
+        except (SensorError, OSError) as exc:
+            if not wait:
+                self.close()
+                raise
+            log.warning("no IMU yet (%s); waiting for one", exc)
+            return
         except BaseException:
             self.close()
             raise
         self.connected = True
-        self._frames = FrameClock(1.0 / self.chip.rate_hz)
+        self._frames.restart(1.0 / self.chip.rate_hz)
         if poll_s > 0.5 * self.chip.fifo_frames / self.chip.rate_hz:
             log.warning(
                 "poll_s %.3f s is over half the %s FIFO (%.2f s): expect overflows",
@@ -453,8 +461,9 @@ class I2CSource:
 
     @property
     def kind(self) -> str:
-        """Short chip id for status payloads: "mpu6050", "lsm6dsox", ..."""
-        return self.chip.name.lower().replace("-", "")
+        """Short chip id for status payloads: "mpu6050", "lsm6dsox", ... ("i2c" until found)."""
+        chip = getattr(self, "chip", None)
+        return chip.name.lower().replace("-", "") if chip is not None else "i2c"
 
     @property
     def rate_hz(self) -> float:

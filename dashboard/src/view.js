@@ -1,0 +1,250 @@
+// Draws the model into the page. Every number the person reads comes from a message;
+// where nothing has arrived yet the page shows a dash, never a made-up value.
+
+import { chart } from "./charts.js";
+import { clock, percent, range, seconds, verdictText } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+
+export function renderConnection(state, detail = "") {
+  const conn = $("conn");
+  conn.dataset.state = state;
+  conn.textContent = state;
+  const problem = $("problem");
+  problem.hidden = !detail;
+  problem.textContent = detail;
+}
+
+export function renderStatus(model, device) {
+  $("device").textContent = device;
+  const status = model.status;
+  const pill = $("sensor");
+  if (!status) {
+    pill.dataset.state = "unknown";
+    pill.textContent = "service ?";
+  } else if (status.state === "offline") {
+    pill.dataset.state = "offline";
+    pill.textContent = "service offline";
+  } else {
+    pill.dataset.state = status.sensor ?? "unknown";
+    pill.textContent = status.sensor === "ok" ? `sensor ok · ${status.source ?? ""}`.trim()
+      : `sensor ${status.sensor ?? "?"}`;
+  }
+}
+
+export function renderLive(model) {
+  const phase = $("phase");
+  phase.dataset.phase = model.phase ?? "none";
+  phase.textContent = model.phase ? model.phase.replace("_", " ") : "–";
+
+  const p = model.progress();
+  $("rep-count").textContent = String(p.done);
+  $("rep-target").textContent = range(p.target);
+  const info = model.stageInfo();
+  const stage = model.stage == null ? "stage –"
+    : `stage ${model.stage}${info?.name ? ` ${info.name}` : ""}`;
+  let label;
+  if (p.unit === "holds") label = `holds today · ${stage}`;
+  else if (p.setIndex == null) label = `no set yet · ${stage}`;
+  else {
+    const target = info?.sets ?? model.aggregates.today?.target?.sets;
+    const sets = target ? ` of ${range(target)}` : "";
+    label = `set ${p.setIndex}${sets}${p.ended ? " done" : ""} · ${stage}`;
+  }
+  $("set-label").textContent = label;
+}
+
+function phaseCell(id, value, target, ok) {
+  const cell = $(id);
+  cell.dataset.ok = ok === null ? "none" : String(ok);
+  cell.querySelector(".val").textContent = seconds(value);
+  cell.querySelector(".tgt").textContent = target;
+}
+
+function faulted(rep, ...verdicts) {
+  const faults = Array.isArray(rep.faults) ? rep.faults : [rep.verdict];
+  return verdicts.some((v) => faults.includes(v) || rep.verdict === v);
+}
+
+export function renderLastRep(model) {
+  const verdict = $("verdict");
+  const hold = model.lastHold;
+  const rep = model.lastRep;
+  if (hold) {
+    $("last-title").textContent = "Last hold";
+    verdict.dataset.ok = String(hold.verdict === "ok");
+    verdict.textContent = verdictText(hold.verdict);
+    const info = model.stageInfo();
+    const target = info ? `target ${info.hold_min_s ?? "–"}–${info.hold_max_s ?? "–"} s` : "";
+    phaseCell("ph-up", null, "", null);
+    phaseCell("ph-hold", hold.hold_s, target, hold.verdict === "ok");
+    phaseCell("ph-down", null, "", null);
+    $("rep-extra").textContent = "";
+    return;
+  }
+  $("last-title").textContent = rep ? `Rep ${rep.index ?? ""}`.trim() : "Last rep";
+  if (!rep) return;
+  const t = rep.target ?? {};
+  verdict.dataset.ok = String(rep.verdict === "ok");
+  verdict.textContent = verdictText(rep.verdict);
+  phaseCell("ph-up", rep.up_s, `target ${seconds(t.up_s)}`, !faulted(rep, "too_fast_up", "too_fast"));
+  phaseCell("ph-hold", rep.hold_s, `target ${seconds(t.hold_s)}`, !faulted(rep, "hold_too_short"));
+  phaseCell("ph-down", rep.down_s, `target ${seconds(t.down_s)}`,
+    !faulted(rep, "too_fast_down", "too_fast"));
+  const extra = [];
+  if (typeof rep.height_cm === "number") extra.push(`height ${rep.height_cm.toFixed(1)} cm`);
+  if (typeof rep.bottom_deg === "number" && rep.bottom_deg < 0) {
+    extra.push(`heel drop ${Math.abs(rep.bottom_deg).toFixed(0)}°`);
+  }
+  const others = (rep.faults ?? []).filter((f) => f !== rep.verdict).map(verdictText);
+  if (others.length) extra.push(`also: ${others.join(", ")}`);
+  $("rep-extra").textContent = extra.join(" · ");
+}
+
+export function renderRest(model, nowMs = Date.now()) {
+  const box = $("rest");
+  const elapsed = model.restElapsedS(nowMs);
+  box.hidden = elapsed === null;
+  if (elapsed === null) return;
+  $("rest-timer").textContent = clock(elapsed);
+  const target = model.restTargetS;
+  box.dataset.done = String(target != null && elapsed >= target);
+  $("rest-target").textContent = target == null ? ""
+    : elapsed >= target ? `target ${clock(target)} · ready for the next set`
+      : `target ${clock(target)}`;
+}
+
+function plural(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function complianceClass(fraction) {
+  if (typeof fraction !== "number") return "";
+  return fraction >= 0.8 ? "good" : fraction < 0.5 ? "bad" : "";
+}
+
+export function renderToday(model, painLimit) {
+  const body = $("sets").querySelector("tbody");
+  const sets = model.todaySets();
+  body.replaceChildren(...sets.map((s, i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.setId = s.id ?? "";
+    const reps = s.stage === 1 || (s.holds && !s.reps) ? plural(s.holds, "hold")
+      : `${s.reps}${Array.isArray(s.target_reps) ? `/${range(s.target_reps)}` : ""}`;
+    const cells = [
+      [`${s.index ?? i + 1}`, ""],
+      [reps, ""],
+      [percent(s.tempo_compliance), complianceClass(s.tempo_compliance)],
+      [typeof s.load_kg === "number" && s.load_kg > 0 ? `${s.load_kg} kg` : "–", ""],
+      [typeof s.pain === "number" ? `${s.pain}` : "–", s.pain >= painLimit ? "bad" : ""],
+    ];
+    for (const [text, cls] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  $("today-summary").textContent = todaySummary(model.aggregates.today, sets);
+}
+
+// Totals for today: the log's aggregate counts every set stored today, including those
+// from before the page was opened; sets that ended after it was computed are added on.
+function todaySummary(agg, liveSets) {
+  const aggMs = Date.parse(agg?.time);
+  const newer = Number.isFinite(aggMs)
+    ? liveSets.filter((s) => Date.parse(s.time) > aggMs) : liveSets;
+  const sum = (list, key) => list.reduce((n, s) => n + (typeof s[key] === "number" ? s[key] : 0), 0);
+  const sets = (agg?.sets ?? 0) + newer.length;
+  const reps = (agg?.reps ?? 0) + sum(newer, "reps");
+  const ok = (agg?.ok_reps ?? 0) + sum(newer, "ok_reps");
+  const holds = (agg?.holds ?? 0) + sum(newer, "holds");
+  const parts = [];
+  if (sets === 0) parts.push("no sets yet today");
+  else if (holds && !reps) parts.push(plural(holds, "hold"));
+  else parts.push(`${plural(sets, "set")} · ${plural(reps, "rep")}`, `${percent(ok / reps)} on tempo`);
+  const pains = [agg?.pain_max, ...liveSets.map((s) => s.pain)].filter((v) => typeof v === "number");
+  if (pains.length) parts.push(`pain max ${Math.max(...pains)}`);
+  if (typeof agg?.stiffness === "number") parts.push(`stiffness ${agg.stiffness}`);
+  const t = agg?.target;
+  if (t && Array.isArray(t.sets) && Array.isArray(t.reps)) {
+    parts.push(`target ${range(t.sets)} × ${range(t.reps)}${t.load_kg ? ` at ${t.load_kg} kg` : ""}`);
+  }
+  if (agg?.done) parts.push("done for today");
+  return parts.join(" · ");
+}
+
+// The log's aggregates, read defensively: a missing field leaves a gap, not an error.
+// The week aggregate holds one row per day; a "weeks" list, where the log has one, is
+// drawn instead so the charts span the months a rehab takes.
+function rows(week) {
+  if (Array.isArray(week?.weeks) && week.weeks.length > 0) return week.weeks;
+  return Array.isArray(week?.days) ? week.days : [];
+}
+
+function number(row, key) {
+  return typeof row[key] === "number" ? row[key] : null;
+}
+
+function label(row) {
+  if (row.week) return String(row.week).replace(/^\d{4}-/, "");
+  const d = new Date(`${row.date}T12:00:00`);
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleDateString("en-GB", { weekday: "short" });
+}
+
+// The log's coaching: the most urgent piece first ("stop" before "caution" before "progress").
+function renderAdvice(progress) {
+  const box = $("advice");
+  const advice = Array.isArray(progress?.advice) ? progress.advice : [];
+  box.replaceChildren(...advice.slice(0, 3).map((a) => {
+    const p = document.createElement("p");
+    p.dataset.level = a.level ?? "info";
+    const title = document.createElement("strong");
+    title.textContent = a.title ?? "";
+    const why = document.createElement("span");
+    why.textContent = a.reasoning ?? "";
+    p.append(title, why);
+    return p;
+  }));
+}
+
+export function renderProgress(model, painLimit) {
+  const { week, stage_progress: sp, progress } = model.aggregates;
+  renderAdvice(progress);
+  const line = [];
+  if (sp && sp.stage != null) {
+    line.push(`stage ${sp.stage}${sp.name ? ` ${sp.name}` : ""}`);
+    if (sp.week != null) line.push(`week ${sp.week}`);
+    if (Array.isArray(sp.typical_weeks)) line.push(`typically weeks ${range(sp.typical_weeks)}`);
+    const criteria = Array.isArray(sp.criteria) ? sp.criteria : [];
+    if (criteria.length) {
+      line.push(sp.ready ? "ready to move up"
+        : `${criteria.filter((c) => c.met).length} of ${criteria.length} criteria met`);
+    }
+  }
+  $("stage-progress").textContent = line.join(" · ");
+
+  const series = rows(week);
+  const box = $("charts");
+  if (series.length === 0) {
+    const p = document.createElement("p");
+    p.className = "label";
+    p.textContent = "no history yet";
+    box.replaceChildren(p);
+    return;
+  }
+  const points = (key) => series.map((r) => ({ label: label(r), value: number(r, key) }));
+  const charts = [
+    chart({ title: "Reps", kind: "bar", points: points("reps") }),
+    chart({ title: "Tempo", points: points("tempo_compliance"), yMax: 1,
+      format: (v) => `${Math.round(v * 100)}%` }),
+    chart({ title: "Pain", points: points("pain_max"), yMax: 10, limit: painLimit }),
+    chart({ title: "Stiffness", points: points("stiffness"), yMax: 10 }),
+  ];
+  const load = points("load_kg");
+  if (load.some((p) => p.value > 0)) {
+    charts.push(chart({ title: "Load", points: load, format: (v) => `${v} kg` }));
+  }
+  box.replaceChildren(...charts);
+}

@@ -1,0 +1,292 @@
+"""The dashboard in real headless Chromium, fed by a real Mosquitto over WebSockets.
+
+The broker runs with passwords and the deployed ACL, so the page proves it works as the
+read-only ``dashboard`` user; the page is served by pi_service/log/web.py, and its pain
+and stiffness buttons write through that server into the log's store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard" / "test"))
+import harness  # noqa: E402
+
+from pi_service import payloads  # noqa: E402
+from pi_service.errors import HeelRaiseError  # noqa: E402
+from pi_service.log.aggregates import aggregate_topic, aggregates  # noqa: E402
+from pi_service.log.progression import load_rules  # noqa: E402
+from pi_service.log.store import Store  # noqa: E402
+from pi_service.log.web import DashboardServer, page_config  # noqa: E402
+from pi_service.log.web import main as web_main  # noqa: E402
+from pi_service.pipeline.events import Phase, PhaseChange, Rep, SetSummary, Verdict  # noqa: E402
+from pi_service.stages import load_protocol, load_stage  # noqa: E402
+
+needs_browser = pytest.mark.skipif(harness.missing() is not None,
+                                   reason=harness.missing() or "")
+
+DEVICE = "left"
+
+
+def _rep(index: int, up_s: float = 3.1, verdict: Verdict = Verdict.OK) -> Rep:
+    start = 8.0 * index
+    return Rep(index=index, start_s=start, top_s=start + up_s, lower_s=start + up_s + 0.6,
+               end_s=start + up_s + 3.5, up_s=up_s, hold_s=0.6, down_s=2.9, peak_deg=31.0,
+               bottom_deg=-5.0, height_cm=9.4, verdict=verdict,
+               faults=() if verdict is Verdict.OK else (verdict,))
+
+
+def _history(store, stage) -> None:
+    """A week of logged training before today's session: one set a day, the last earlier today."""
+    reps = [_rep(i) for i in range(1, 16)]
+    midnight = datetime.combine(date.today(), datetime.min.time()).timestamp()
+    earlier_today = (midnight + time.time()) / 2  # a set ending then is today, before now
+    for days_ago in range(6, -1, -1):
+        end = earlier_today - days_ago * 86400
+        ctx = payloads.Context(DEVICE, f"s{days_ago}", stage,
+                               payloads.offset_clock(end - reps[-1].end_s))
+        summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=15,
+                             target_reps=stage.reps, ok_reps=12 + days_ago % 3,
+                             tempo_compliance=(12 + days_ago % 3) / 15, rest_before_s=None,
+                             rep_indices=tuple(range(1, 16)))
+        store.add_set(payloads.set_payload(ctx, summary, reps, pain=2 + days_ago % 2))
+        store.record_stiffness(3 + days_ago % 2, device=DEVICE,
+                               day=date.today() - timedelta(days=days_ago))
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with harness.dashboard_stack(tmp_path, DEVICE) as s:
+        yield s
+
+
+@pytest.fixture
+def browser():
+    with harness.Browser() as b:
+        yield b
+
+
+@needs_browser
+def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path):
+    stage = load_stage(2)
+    service, logger = stack.publisher("heelraise"), stack.publisher("heelraise-log")
+    try:
+        # Retained before the page opens: the service's status and the log's aggregates.
+        service.publish(payloads.topic(DEVICE, "status"), payloads.status_payload(
+            DEVICE, state="online", sensor="ok", source="simulator", stage=2, running=True),
+            retain=True)
+        _history(stack.store, stage)
+        for kind, body in aggregates(stack.store, DEVICE, date.today(),
+                                     protocol=load_protocol(), rules=load_rules()).items():
+            logger.publish(aggregate_topic(DEVICE, kind), body, retain=True)
+
+        browser.call("open", url=stack.server.url)
+        browser.wait_text("#conn", "connected")
+        browser.wait_text("#sensor", "sensor ok")
+        browser.wait_text("#stage-progress", "stage 2 bilateral")
+        browser.wait_text(".chart h3", "Reps: 15")
+        assert len(browser.call("texts", selector=".chart")) >= 4
+
+        # Today's session, live: three reps of set 1 (the third rushed up), then the set,
+        # which ends just now, after the log computed its aggregates.
+        reps = [_rep(1), _rep(2), _rep(3, up_s=1.2, verdict=Verdict.TOO_FAST_UP)]
+        clock = payloads.offset_clock(time.time() - reps[-1].end_s)
+        ctx = payloads.Context(DEVICE, "today", stage, clock)
+        service.publish(payloads.topic(DEVICE, "phase"), payloads.phase_payload(
+            ctx, PhaseChange(t_s=8.0, phase=Phase.RISING, pitch_deg=2.0)), qos=0)
+        browser.wait_text("#phase", "rising")
+        for rep in reps:
+            service.publish(payloads.topic(DEVICE, "rep"),
+                            payloads.rep_payload(ctx, rep, set_index=1))
+        browser.wait_text("#rep-count", "3")
+        assert browser.text("#rep-target") == "15"
+        assert "set 1 of 3" in browser.text("#set-label")
+        assert browser.text("#verdict") == "Too fast up"
+        assert browser.text("#ph-up .val") == "1.2s"
+        assert browser.text("#ph-up .tgt") == "target 3.0s"
+        assert browser.call("attr", selector="#ph-up", name="data-ok") == "false"
+        assert browser.call("attr", selector="#ph-down", name="data-ok") == "true"
+        assert not browser.call("visible", selector="#rest")
+
+        summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=3,
+                             target_reps=stage.reps, ok_reps=2, tempo_compliance=2 / 3,
+                             rest_before_s=None, rep_indices=(1, 2, 3))
+        set_body = payloads.set_payload(ctx, summary, reps)
+        service.publish(payloads.topic(DEVICE, "set"), set_body)
+        service.publish(payloads.topic(DEVICE, "set"), set_body)  # a redelivery: shown once
+        service.publish(payloads.topic(DEVICE, "phase"), payloads.phase_payload(
+            ctx, PhaseChange(t_s=reps[-1].end_s, phase=Phase.REST, pitch_deg=0.0)), qos=0)
+        browser.wait_text("#phase", "rest")
+        browser.call("waitVisible", selector="#rest")
+        assert re.fullmatch(r"\d+:\d\d", browser.text("#rest-timer"))
+        assert "target 1:00" in browser.text("#rest-target")
+        rows = browser.call("texts", selector="#sets tbody tr")
+        assert len(rows) == 1 and "3/15" in rows[0] and "67%" in rows[0]
+        browser.wait_text("#today-summary", "2 sets · 18 reps")
+
+        # Pain for that set goes through web.py into the log, tied to the set's id.
+        browser.call("click", selector='#pain-scale button[data-value="2"]')
+        browser.wait_text("#entry-status", "Saved pain 2 for set 1")
+        assert [(r.value, r.set_id) for r in stack.store.pain(DEVICE, since=date.today())
+                if r.set_id == set_body["id"]] == [(2.0, set_body["id"])]
+        assert browser.call("texts", selector="#sets tbody tr td:nth-child(5)") == ["2"]
+        browser.call("click", selector='#stiffness-scale button[data-value="5"]')
+        browser.wait_text("#entry-status", "Saved stiffness 5")
+        assert stack.store.stiffness(DEVICE, since=date.today())[-1].value == 5.0
+
+        assert browser.call("errors") == []
+        shot = browser.call("screenshot", path=str(tmp_path / "dashboard.png"))
+        assert Path(shot).stat().st_size > 10_000
+        if os.environ.get("DASHBOARD_SCREENSHOT"):
+            shutil.copy(shot, os.environ["DASHBOARD_SCREENSHOT"])
+    finally:
+        service.close()
+        logger.close()
+
+
+@needs_browser
+def test_page_credentials_are_read_only(stack, browser):
+    """What config.json hands any visitor cannot publish, and a wrong password is reported."""
+    dashboard = stack.publisher("dashboard")
+    try:
+        reason = dashboard.publish(payloads.topic(DEVICE, "cmd/stage"), {"stage": 4})
+        assert reason.is_failure and "authori" in str(reason).lower()
+    finally:
+        dashboard.close()
+    browser.call("open", url=stack.server.url + "?password=wrong")
+    browser.wait_text("#problem", "refused")
+    assert browser.text("#conn") == "error"
+
+
+def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    request = Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urlopen(request, timeout=5) as reply:
+            return reply.status, json.loads(reply.read())
+    except HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def page_dir(tmp_path):
+    """A stand-in for dashboard/dist: these tests are about the server, not the page."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>heel-raise</title>")
+    return dist
+
+
+def test_server_serves_config_and_rejects_bad_ratings_keeping_good_ones(tmp_path, page_dir):
+    config = page_config(DEVICE, ws_port=9123, username="dashboard", password="pw")
+    stored = []
+    with Store(tmp_path / "log.sqlite3") as store, \
+            DashboardServer(config, dist_dir=page_dir, store=store,
+                            after_rating=lambda: stored.append(1)) as server:
+        with urlopen(server.url + "config.json", timeout=5) as reply:
+            served = json.loads(reply.read())
+        assert (served["device"], served["ws_port"], served["username"]) == (DEVICE, 9123,
+                                                                               "dashboard")
+        assert served["entry"] is True and served["stages"]["2"]["reps"] == [15, 15]
+        with urlopen(server.url, timeout=5) as reply:
+            assert b"heel-raise" in reply.read()
+        with pytest.raises(HTTPError) as missing:
+            urlopen(server.url + "../../etc/passwd", timeout=5)
+        assert missing.value.code == 404
+
+        assert _post(server.url + "api/pain", b'{"pain": 3, "set_id": "abc"}')[0] == 201
+        assert _post(server.url + "api/stiffness", b'{"stiffness": 4, "date": "2026-11-20"}') \
+            == (201, {"stiffness": 4, "date": "2026-11-20"})
+        bad = [
+            (b'{"pain": 11}', "application/json", 400, "pain must be a number from 0 to 10"),
+            (b'{"pain": "x"}', "application/json", 400, "pain must be a number"),
+            (b"pain=3", "application/x-www-form-urlencoded", 415, "send application/json"),
+            (b"{not json", "application/json", 400, "body is not JSON"),
+            (b"[3]", "application/json", 400, "body must be a JSON object"),
+        ]
+        for body, kind, status, message in bad:
+            code, reply = _post(server.url + "api/pain", body, kind)
+            assert code == status and message in reply["error"], (body, reply)
+        code, reply = _post(server.url + "api/stiffness", b'{"stiffness": 2, "date": "20-11"}')
+        assert code == 400 and "date must be YYYY-MM-DD" in reply["error"]
+
+        assert len(stored) == 2  # the hook ran for the two good ratings only
+        assert [(r.value, r.set_id) for r in store.pain(DEVICE)] == [(3.0, "abc")]
+        assert [(r.day.isoformat(), r.value) for r in store.stiffness(DEVICE)] == [
+            ("2026-11-20", 4.0)]
+
+
+def test_server_without_a_log_has_no_entry(page_dir):
+    with DashboardServer(page_config(DEVICE), dist_dir=page_dir) as server:
+        with urlopen(server.url + "config.json", timeout=5) as reply:
+            assert json.loads(reply.read())["entry"] is False
+        code, reply = _post(server.url + "api/pain", b'{"pain": 2}')
+        assert code == 404 and "no training log" in reply["error"]
+
+
+def test_server_refuses_to_start_without_a_built_page(tmp_path):
+    with pytest.raises(HeelRaiseError, match="no built dashboard"):
+        DashboardServer(page_config(DEVICE), dist_dir=tmp_path)
+
+
+@needs_browser
+def test_page_reconnects_after_the_broker_restarts(stack, browser):
+    browser.call("open", url=stack.server.url)
+    browser.wait_text("#conn", "connected")
+    stack.broker.stop()
+    browser.wait_text("#conn", "reconnecting")
+    stack.broker.start()
+    browser.wait_text("#conn", "connected")
+    service = stack.publisher("heelraise")
+    try:
+        ctx = payloads.Context(DEVICE, "after", load_stage(2), payloads.offset_clock(time.time()))
+        service.publish(payloads.topic(DEVICE, "rep"), payloads.rep_payload(ctx, _rep(1), 1))
+        browser.wait_text("#rep-count", "1")
+        assert browser.text("#verdict") == "Good"
+    finally:
+        service.close()
+
+
+def test_main_writes_config_for_a_page_mosquitto_serves(page_dir, tmp_path, capsys):
+    secret = tmp_path / "dashboard.password"
+    secret.write_text("s3cret\n")
+    assert web_main(["--device", "right", "--ws-port", "9002", "--username", "dashboard",
+                     "--password-file", str(secret), "--dist", str(page_dir),
+                     "--write-config"]) == 0
+    written = json.loads((page_dir / "config.json").read_text())
+    assert (written["device"], written["ws_port"], written["username"], written["password"],
+            written["entry"]) == ("right", 9002, "dashboard", "s3cret", False)
+    assert web_main(["--password-file", str(tmp_path / "nope"), "--dist", str(page_dir),
+                     "--write-config"]) == 2
+    assert "nope: cannot read" in capsys.readouterr().err
+
+
+@needs_browser
+def test_page_served_by_mosquitto_takes_its_login_from_the_address(tmp_path, browser):
+    """The deployment in systemd/: no web.py, the page and its login in the bookmark."""
+    with harness.dashboard_stack(tmp_path, DEVICE, broker_serves_page=True) as stack:
+        service = stack.publisher("heelraise")
+        try:
+            page = (f"http://127.0.0.1:{stack.broker.websockets_port}/"
+                    f"?user=dashboard&password={harness.USERS['dashboard']}&device={DEVICE}")
+            browser.call("open", url=page)
+            browser.wait_text("#conn", "connected")
+            assert not browser.call("visible", selector="#pain-scale")
+            ctx = payloads.Context(DEVICE, "s", load_stage(2), payloads.offset_clock(time.time()))
+            service.publish(payloads.topic(DEVICE, "rep"), payloads.rep_payload(
+                ctx, _rep(1, up_s=1.0, verdict=Verdict.TOO_FAST_UP), 1))
+            browser.wait_text("#rep-count", "1")
+            assert browser.text("#verdict") == "Too fast up"
+            assert browser.text("#ph-up .tgt") == "target 3.0s"
+        finally:
+            service.close()

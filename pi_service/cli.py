@@ -134,6 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_service(args)
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from .log.web import main as dashboard_main
+
+    return dashboard_main(args.extra)
+
+
 def cmd_sensors(args: argparse.Namespace) -> int:
     from .sources.i2c import sensors_main
 
@@ -181,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     configure_run(p)
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("dashboard", add_help=False,
+                       help="serve the web dashboard and its pain/stiffness entry")
+    p.set_defaults(func=cmd_dashboard)
+
     p = sub.add_parser("sensors", help="scan the I2C bus for a supported IMU")
     p.add_argument("--bus", type=int, default=1, help="I2C bus number (default 1)")
     p.set_defaults(func=cmd_sensors)
@@ -200,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # `heelraise dashboard ...` hands its options to the dashboard server's own parser
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "dashboard":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

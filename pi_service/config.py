@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .datafile import load_toml
 from .errors import ConfigError
 
 SOURCES = ("auto", "i2c", "simulator", "recording")
@@ -113,16 +113,8 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
     config = ServiceConfig()
     if path is None:
         return config
-    path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, f"not valid TOML: {exc}") from None
-    config.path = path
+    _, text, raw = load_toml(path, error=ConfigError)
+    path = config.path = str(path)
     sensor = raw.pop("sensor", {})
     broker = raw.pop("broker", {})
     config.feedback = raw.pop("feedback", {})

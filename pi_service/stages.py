@@ -8,11 +8,10 @@ text editor, not a developer with a traceback.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from .datafile import load_toml
 from .errors import InputError
 
 DEFAULT_STAGE = 2
@@ -114,19 +113,7 @@ def _stage(path: Path, index: int, raw: dict) -> Stage:
 
 def load_protocol(path: str | Path | None = None) -> Protocol:
     """Read the protocol file; the packaged ``stages.toml`` when ``path`` is None."""
-    if path is None:
-        source = resources.files(__package__).joinpath("stages.toml")
-        path, text = Path(str(source)), source.read_text(encoding="utf-8")
-    else:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(path, f"cannot read: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML: {exc}") from None
+    path, _, raw = load_toml(path, "stages.toml")
     head = raw.get("protocol", {})
     stages: dict[int, Stage] = {}
     for index, entry in enumerate(raw.get("stage", [])):

@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 import statistics
 import string
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..datafile import load_toml
 from ..errors import InputError
 from ..stages import Protocol, Stage, load_protocol
 from .store import Rating, RepRow, SetRow, Store
@@ -218,19 +217,7 @@ _CHECK_KEYS = {"id", "check", "level", "title", "reasoning"}
 
 def load_rules(path: str | Path | None = None) -> Rules:
     """Read the coaching rules; the packaged ``progression.toml`` when ``path`` is None."""
-    if path is None:
-        source = resources.files("pi_service").joinpath("progression.toml")
-        path, text = Path(str(source)), source.read_text(encoding="utf-8")
-    else:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(path, f"cannot read: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML: {exc}") from None
+    path, _, raw = load_toml(path, "progression.toml")
     rules = []
     for index, entry in enumerate(raw.get("rule", [])):
         where = f"rule[{index}]"

@@ -60,7 +60,9 @@ class LocalBroker:
 
     The ports are chosen once and kept across :meth:`stop`/:meth:`start`, so a
     test can take the broker away and bring it back where clients expect it.
-    ``extra_config`` is appended to the generated config (passwords, ACLs).
+    ``extra_config`` is appended to the generated config (passwords, ACLs);
+    ``config_text`` replaces it whole (a shipped config, its listeners rewritten
+    to ``port`` and ``websockets_port``).
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class LocalBroker:
         allow_anonymous: bool = True,
         persistence: bool = False,
         host: str = "127.0.0.1",
+        config_text: str | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -78,6 +81,7 @@ class LocalBroker:
         self._extra = extra_config
         self._anonymous = allow_anonymous
         self._persistence = persistence
+        self._config_text = config_text
         self._dir = Path(tempfile.mkdtemp(prefix="heelraise-broker-"))
         self._proc: subprocess.Popen | None = None
 
@@ -105,7 +109,7 @@ class LocalBroker:
     def start(self, timeout_s: float = 10.0) -> LocalBroker:
         if self.running:
             return self
-        self.config_path.write_text(self._config())
+        self.config_path.write_text(self._config_text or self._config())
         self._proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
@@ -115,7 +119,8 @@ class LocalBroker:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise BrokerError(f"mosquitto exited at start: {self.log_tail()}")
-            if port_open(self.host, self.port):
+            if port_open(self.host, self.port) and (
+                    self.websockets_port is None or port_open(self.host, self.websockets_port)):
                 log.info("local broker on %s:%d", self.host, self.port)
                 return self
             time.sleep(0.02)

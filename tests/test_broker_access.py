@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from pi_service.broker import find_mosquitto, free_port, port_open
+from pi_service.broker import LocalBroker, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "systemd" / "mosquitto" / "heelraise.conf"
@@ -81,30 +80,14 @@ def shipped_broker() -> Iterator[Broker]:
     port = ws_port = free_port()
     while ws_port == port:
         ws_port = free_port()
-    conf = workdir / "heelraise.conf"
-    conf.write_text(rewrite_config(
+    config = rewrite_config(
         CONF.read_text(), port, ws_port,
         {"password_file": passwd, "acl_file": acl, "http_dir": dashboard_dir},
-    ))
-    log_path = workdir / "mosquitto.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)],
-                                stdout=log_file, stderr=subprocess.STDOUT)
+    )
     try:
-        deadline = time.monotonic() + 10
-        while not (port_open("127.0.0.1", port) and port_open("127.0.0.1", ws_port)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mosquitto did not start on the shipped config: "
-                            f"{log_path.read_text(errors='replace')}")
-            time.sleep(0.02)
-        yield Broker(port, ws_port, passwords, dashboard_dir)
+        with LocalBroker(port=port, websockets_port=ws_port, config_text=config):
+            yield Broker(port, ws_port, passwords, dashboard_dir)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -29,13 +29,15 @@ DEVICE = "e2e"
 
 
 def start_service(port: int, state: Path, *args: str, config: Path | None = None,
-                  speed: float = 1000, seed: int = 5) -> subprocess.Popen:
+                  speed: float = 1000, seed: int = 5, env: dict | None = None
+                  ) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "pi_service.cli", "run", "--device", DEVICE,
            "--port", str(port), "--state-dir", str(state), "--quiet",
            "--speed", str(speed), "--seed", str(seed), *args]
     if config is not None:
         cmd += ["--config", str(config)]
-    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "OPENBLAS_NUM_THREADS": "1",
+           **(env or {})}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
 
@@ -169,3 +171,25 @@ def test_a_config_error_is_one_line_naming_file_line_and_key(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.strip() == f"heelraise: {config}:4: 'sensor.rate_hz' must be float, got 'fast'"
+
+
+def test_tells_systemd_it_is_ready_pings_the_watchdog_and_says_stopping(broker, tmp_path):
+    import socket
+
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(30)
+        env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
+        proc = start_service(broker.port, tmp_path, "--source", "simulator", speed=5, env=env)
+        seen = []
+        try:
+            while "WATCHDOG=1" not in seen or seen.count("WATCHDOG=1") < 3:
+                seen.append(sock.recv(256).decode())
+            proc.send_signal(signal.SIGTERM)
+            while "STOPPING=1" not in seen:
+                seen.append(sock.recv(256).decode())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            finish(proc)
+    assert seen[0] == "READY=1"

@@ -61,7 +61,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
         calibration = load_calibration(args.calibration)
     try:
-        result = analyze(iter_recording(args.file), stage, calibration).to_json()
+        result = analyze(iter_recording(args.file), stage, calibration,
+                         hold_stage=load_stage(1, args.stages_file)).to_json()
     except CalibrationError as exc:
         raise HeelRaiseError(f"{args.file}: {exc}") from None
     if args.json:
@@ -111,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .stages import load_stage
 
     stage = load_stage(args.stage, args.stages_file)
-    pipeline = Pipeline(stage)
+    pipeline = Pipeline(stage, hold_stage=load_stage(1, args.stages_file))
     console = LiveConsole(stage)
     print(f"Simulated stage {stage.number} ({stage.name}) session at {args.speed:g}x speed; "
           "Ctrl-C to stop.", flush=True)

@@ -115,6 +115,7 @@ class Service:
         self.publisher = publisher
         self.console = console
         self.source_name = source_name
+        self.hold_stage = load_stage(1, config.stages_file)   # a long hold is judged as stage 1's
         self.calibration = None
         if config.calibration:
             from calibration.file import load_calibration
@@ -133,7 +134,7 @@ class Service:
         """A pipeline for the current stage that keeps what calibration we have learnt."""
         known = getattr(self, "pipeline", None)
         calibration = (known.calibration if known is not None else None) or self.calibration
-        return Pipeline(self.stage, calibration)
+        return Pipeline(self.stage, calibration, hold_stage=self.hold_stage)
 
     def _feed(self, block: Any) -> list[Event]:
         """Feed the pipeline; live, a start without standing still means wait, not fail.

@@ -40,9 +40,10 @@ export function chart({ title, points, kind = "line", yMax, limit, format = (v) 
   if (typeof limit === "number") {
     svg.append(el("line", { class: "limit", x1: x0, y1: yAt(limit), x2: x1, y2: yAt(limit) }));
   }
+  // Counted back from the newest point, so it always has its label and none crowd it.
   const labelEvery = Math.max(1, Math.ceil(points.length / 6));
   points.forEach((p, i) => {
-    if (i % labelEvery === 0 || i === points.length - 1) {
+    if ((points.length - 1 - i) % labelEvery === 0) {
       svg.append(el("text", { x: xAt(i), y: H - 6, "text-anchor": "middle" }, p.label));
     }
   });

@@ -193,6 +193,13 @@ function label(row) {
   return Number.isNaN(d.getTime()) ? "" : d.toLocaleDateString("en-GB", { weekday: "short" });
 }
 
+// What weekly charts span, so "Reps per week: 45" reads as this week's total so far.
+function weeksSpan(series) {
+  const last = series.at(-1).week;
+  const n = series.length;
+  return n === 1 ? `this week (${last})` : `last ${n} weeks (${series[0].week} to ${last})`;
+}
+
 // The log's coaching: the most urgent piece first ("stop" before "caution" before "progress").
 function renderAdvice(progress) {
   const box = $("advice");
@@ -234,17 +241,26 @@ export function renderProgress(model, painLimit) {
     box.replaceChildren(p);
     return;
   }
+  const weekly = Boolean(series[0].week);
   const points = (key) => series.map((r) => ({ label: label(r), value: number(r, key) }));
+  const caption = document.createElement("p");
+  caption.className = "label";
+  caption.id = "chart-period";
+  caption.textContent = weekly ? weeksSpan(series) : "last 7 days";
+  // Per week the log gives the total reps, the worst day's pain and mean stiffness and load.
   const charts = [
-    chart({ title: "Reps", kind: "bar", points: points("reps") }),
+    chart({ title: weekly ? "Reps per week" : "Reps", kind: "bar", points: points("reps") }),
     chart({ title: "Tempo", points: points("tempo_compliance"), yMax: 1,
       format: (v) => `${Math.round(v * 100)}%` }),
-    chart({ title: "Pain", points: points("pain_max"), yMax: 10, limit: painLimit }),
-    chart({ title: "Stiffness", points: points("stiffness"), yMax: 10 }),
+    chart({ title: weekly ? "Pain (worst day)" : "Pain", points: points("pain_max"), yMax: 10,
+      limit: painLimit }),
+    chart({ title: weekly ? "Stiffness (mean)" : "Stiffness", points: points("stiffness"),
+      yMax: 10 }),
   ];
   const load = points("load_kg");
   if (load.some((p) => p.value > 0)) {
-    charts.push(chart({ title: "Load", points: load, format: (v) => `${v} kg` }));
+    charts.push(chart({ title: weekly ? "Load (mean)" : "Load", points: load,
+      format: (v) => `${v} kg` }));
   }
-  box.replaceChildren(...charts);
+  box.replaceChildren(caption, ...charts);
 }

@@ -7,7 +7,10 @@ gets the current picture the moment it subscribes.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from statistics import fmean
 
 from ..payloads import ROOT, check_device
 from ..stages import Protocol
@@ -25,6 +28,9 @@ from .store import Store, utc_now_iso
 
 KINDS = ("today", "last_session", "week", "stage_progress", "progress")
 
+WEEKS = 12
+"""Calendar weeks in the week aggregate's ``weeks`` list: a rehab runs 12 weeks or more."""
+
 
 def aggregate_topic(device: str, kind: str) -> str:
     """``heelraise/log/<device>/<kind>``."""
@@ -40,9 +46,10 @@ def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
     progress = evaluate(history, today, protocol=protocol, rules=rules, insertional=insertional)
     sessions = group_sessions(history.sets, rules.session_gap_min)
     head = {"v": 1, "device": device, "time": utc_now_iso()}
+    by_day = _by_day(sessions)
     pain = daily_max(history.pain)
     stiffness = {r.day: r.value for r in history.stiffness}
-    days = [_day(d, [s for s in sessions if s.day == d], pain, stiffness)
+    days = [{"date": d.isoformat(), **_totals([d], by_day, pain, stiffness)}
             for d in (today - timedelta(days=n) for n in range(6, -1, -1))]
     return {
         "today": {**head, **days[-1], "target": progress.dose_today.get("target"),
@@ -53,21 +60,61 @@ def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
                  "sessions": sum(d["sessions"] for d in days),
                  "sets": sum(d["sets"] for d in days), "reps": sum(d["reps"] for d in days),
                  "holds": sum(d["holds"] for d in days),
-                 "tempo_compliance": progress.compliance.get("window")},
+                 "tempo_compliance": progress.compliance.get("window"),
+                 "weeks": _weeks(sessions, today, by_day, pain, stiffness)},
         "stage_progress": {**head, **_stage_progress(progress)},
         "progress": {**progress.to_json(), "time": head["time"]},
     }
 
 
-def _day(day: date, sessions: list[Session], pain: dict, stiffness: dict) -> dict:
+def _by_day(sessions: Sequence[Session]) -> dict[date, list[Session]]:
+    days: dict[date, list[Session]] = defaultdict(list)
+    for session in sessions:
+        days[session.day].append(session)
+    return days
+
+
+def _totals(days: Sequence[date], by_day: dict[date, list[Session]],
+            pain: dict[date, float], stiffness: dict[date, float]) -> dict:
+    """One chart row: a day's or a week's training, ratings and load.
+
+    Pain is the worst of the period (the rules stop on a bad day, not a bad average);
+    stiffness and load are means over the mornings rated and the sets done (five sets
+    at 10 kg and one at 5 kg read 9.17 kg), so one heavy set does not look like a step up.
+    """
+    sessions = [session for d in days for session in by_day.get(d, ())]
     sets = [s for session in sessions for s in session.sets]
-    reps = sum(s.reps for s in sets)
-    ok = sum(s.ok_reps for s in sets)
-    return {"date": day.isoformat(), "sessions": len(sessions), "sets": len(sets),
-            "reps": reps, "ok_reps": ok, "holds": sum(s.holds for s in sets),
-            "tempo_compliance": _round(tempo_compliance(sets)), "pain_max": pain.get(day),
-            "stiffness": stiffness.get(day),
-            "load_kg": max((s.load_kg for s in sets if s.load_kg is not None), default=None)}
+    pains = [pain[d] for d in days if d in pain]
+    stiffs = [stiffness[d] for d in days if d in stiffness]
+    loads = [s.load_kg for s in sets if s.load_kg is not None]
+    return {"sessions": len(sessions), "sets": len(sets), "reps": sum(s.reps for s in sets),
+            "ok_reps": sum(s.ok_reps for s in sets), "holds": sum(s.holds for s in sets),
+            "tempo_compliance": _round(tempo_compliance(sets)),
+            "pain_max": max(pains, default=None),
+            "stiffness": _round(fmean(stiffs)) if stiffs else None,
+            "load_kg": _round(fmean(loads)) if loads else None}
+
+
+def _weeks(sessions: Sequence[Session], today: date, by_day: dict[date, list[Session]],
+           pain: dict[date, float], stiffness: dict[date, float]) -> list[dict]:
+    """ISO weeks (Monday first) from the first session's, at most :data:`WEEKS`, to today's.
+
+    A week with no training still gets its row (zero sets, null rates), so a gap in the
+    rehab shows as a gap on the chart; the current week counts up to ``today``, and
+    nothing logged after ``today`` counts.
+    """
+    if not sessions:
+        return []
+    monday = today - timedelta(days=today.weekday())
+    first = sessions[0].day - timedelta(days=sessions[0].day.weekday())
+    count = min(WEEKS, (monday - first).days // 7 + 1)
+    rows = []
+    for start in (monday - timedelta(weeks=n) for n in range(count - 1, -1, -1)):
+        year, week, _ = start.isocalendar()
+        days = [start + timedelta(days=n) for n in range(7) if start + timedelta(days=n) <= today]
+        rows.append({"week": f"{year}-W{week:02d}", "monday": start.isoformat(),
+                     **_totals(days, by_day, pain, stiffness)})
+    return rows
 
 
 def _last_session(session: Session | None) -> dict:

@@ -47,15 +47,20 @@ def _rep(index: int, up_s: float = 3.1, verdict: Verdict = Verdict.OK) -> Rep:
                faults=() if verdict is Verdict.OK else (verdict,))
 
 
+HISTORY_DAYS = 21
+
+
 def _history(store, stage) -> None:
-    """A week of logged training before today's session: one set a day, the last earlier today."""
+    """Three weeks of logged training before today's session: one set a day, the last
+    earlier today; 5 kg added until a week ago, 7.5 kg since."""
     reps = [_rep(i) for i in range(1, 16)]
     midnight = datetime.combine(date.today(), datetime.min.time()).timestamp()
     earlier_today = (midnight + time.time()) / 2  # a set ending then is today, before now
-    for days_ago in range(6, -1, -1):
+    for days_ago in range(HISTORY_DAYS - 1, -1, -1):
         end = earlier_today - days_ago * 86400
         ctx = payloads.Context(DEVICE, f"s{days_ago}", stage,
-                               payloads.offset_clock(end - reps[-1].end_s))
+                               payloads.offset_clock(end - reps[-1].end_s),
+                               load_kg=5.0 if days_ago >= 7 else 7.5)
         summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=15,
                              target_reps=stage.reps, ok_reps=12 + days_ago % 3,
                              tempo_compliance=(12 + days_ago % 3) / 15, rest_before_s=None,
@@ -95,8 +100,18 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
         browser.wait_text("#conn", "connected")
         browser.wait_text("#sensor", "sensor ok")
         browser.wait_text("#stage-progress", "stage 2 bilateral")
-        browser.wait_text(".chart h3", "Reps: 15")
-        assert len(browser.call("texts", selector=".chart")) >= 4
+        # The charts run over calendar weeks, this one (Monday to today) last.
+        today = date.today()
+        first, this = (f"{d.isocalendar().year}-W{d.isocalendar().week:02d}"
+                       for d in (today - timedelta(days=HISTORY_DAYS - 1), today))
+        browser.wait_text("#chart-period", f"weeks ({first} to {this})")
+        browser.wait_text(".chart h3", f"Reps per week: {15 * (today.weekday() + 1)}")
+        titles = browser.call("texts", selector=".chart h3")
+        assert len(titles) == 5 and "Load (mean): 7.5 kg" in titles
+        labels = browser.call("evaluate", expression=(
+            "[...document.querySelectorAll('.chart')[0].querySelectorAll('svg text')]"
+            ".map(t => t.textContent)"))
+        assert labels[-1] == this[5:] and all(x.startswith("W") for x in labels[2:]), labels
 
         # Today's session, live: three reps of set 1 (the third rushed up), then the set,
         # which ends just now, after the log computed its aggregates.
@@ -224,6 +239,21 @@ def test_server_serves_config_and_rejects_bad_ratings_keeping_good_ones(tmp_path
         assert [(r.value, r.set_id) for r in store.pain(DEVICE)] == [(3.0, "abc")]
         assert [(r.day.isoformat(), r.value) for r in store.stiffness(DEVICE)] == [
             ("2026-11-20", 4.0)]
+
+
+def test_pain_without_a_set_goes_on_todays_last_set(tmp_path, page_dir):
+    """As a rating over MQTT or from the CLI does: the set just done gets the pain."""
+    now = time.time()
+    sets = {name: {**payloads.examples()["set"], "id": name, "device": DEVICE, "pain": None,
+                   "time": payloads.iso_utc(at), "start_time": payloads.iso_utc(at - 60)}
+            for name, at in (("yesterday", now - 86400), ("today", now))}
+    with Store(tmp_path / "log.sqlite3") as store, \
+            DashboardServer(page_config(DEVICE), dist_dir=page_dir, store=store) as server:
+        for payload in sets.values():
+            store.add_set(payload)
+        assert _post(server.url + "api/pain", b'{"pain": 5}') == (201, {"pain": 5,
+                                                                       "set_id": "today"})
+        assert {s.id: s.pain for s in store.sets()} == {"yesterday": None, "today": 5.0}
 
 
 def test_server_without_a_log_has_no_entry(page_dir):

@@ -6,11 +6,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from datetime import date, datetime
 from datetime import time as clock
+from pathlib import Path
+from urllib.request import Request, urlopen
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -21,6 +28,7 @@ from pi_service.log import commands
 from pi_service.log.store import Store
 from pi_service.log.subscriber import LogSubscriber
 
+ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 3, 2)
 SET = payloads.examples()["set"]
 
@@ -238,6 +246,8 @@ def test_aggregates_are_retained_and_add_up(store, broker, publisher):
     assert last["last_set"]["id"] == sets[-1]["id"] and last["last_set"]["reps"] == 12
     assert last["reps_per_set"] == [15, 15, 12] and last["tempo_compliance_pct"] == 93
     assert body["week"]["days"][-1]["reps"] == 42 and body["week"]["reps"] == 42
+    assert [(w["week"], w["monday"], w["reps"]) for w in body["week"]["weeks"]] == [
+        ("2026-W10", DAY.isoformat(), 42)]
     assert body["stage_progress"]["stage"] == 2 and body["stage_progress"]["ready"] is False
     assert body["progress"]["dose_today"]["reps_per_set"] == [15, 15, 12]
     assert any(a["id"] == "second_session" for a in body["progress"]["advice"])
@@ -256,3 +266,128 @@ def test_logger_rides_out_a_broker_restart(store, broker):
         assert wait_for(lambda: store.count("sets") == 1)
         client.disconnect()
         client.loop_stop()
+
+
+# --------------------------------------------------------------------------- the web page
+
+
+class LogProcess:
+    """``heelraise log --http 0 ...`` as systemd runs it, its output collected as it comes."""
+
+    def __init__(self, argv: list[str], cwd) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pi_service.cli", "log", *argv], cwd=cwd,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def url(self) -> str:
+        """The page's address, once the log says it serves it."""
+        def found():
+            return next((m for line in self.lines
+                         if (m := re.search(r"dashboard on (http://\S+)", line))), None)
+        assert wait_for(found, 20), "no dashboard:\n" + "".join(self.lines)
+        return found().group(1)
+
+    def stop(self) -> int:
+        self.process.terminate()
+        code = self.process.wait(timeout=20)
+        self._reader.join(timeout=5)
+        return code
+
+
+@pytest.fixture
+def page_dir(tmp_path):
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>heel-raise</title>")
+    return dist
+
+
+def _secrets(tmp_path) -> tuple[Path, Path]:
+    own, dashboard = tmp_path / "log.password", tmp_path / "dashboard.password"
+    own.write_text("the-logs-own-writable-secret\n")
+    dashboard.write_text("read-only-secret\n")
+    return own, dashboard
+
+
+def _log_argv(broker, tmp_path, page_dir) -> list[str]:
+    config = tmp_path / "heelraise.toml"
+    config.write_text('device = "left"\n')
+    return ["--config", str(config), "--host", broker.host, "--port", str(broker.port),
+            "--db", str(tmp_path / "log.sqlite3"), "--username", "heelraise-log",
+            "--http", "0", "--http-host", "127.0.0.1", "--dist", str(page_dir),
+            "--ws-port", "9123"]
+
+
+def test_pain_entered_on_the_page_is_stored_and_republished_at_once(
+        broker, publisher, tmp_path, page_dir):
+    """The Pi's deployment: one ``heelraise log --http`` process, the page beside the log."""
+    own, dashboard = _secrets(tmp_path)
+    today: list[dict] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2)
+    watcher.on_message = lambda c, u, m: today.append(json.loads(m.payload))
+    watcher.connect(broker.host, broker.port)
+    watcher.subscribe("heelraise/log/left/today", qos=1)
+    watcher.loop_start()
+    logger = LogProcess([*_log_argv(broker, tmp_path, page_dir), "--password-file", str(own),
+                         "--dashboard-password-file", str(dashboard)], tmp_path)
+    try:
+        url = logger.url()
+        now = payloads.iso_utc(time.time())
+        done = a_set(time=now, start_time=now, pain=None)
+        # Sent again (the same set, stored once) until the log has subscribed and taken it.
+        assert wait_for(lambda: send(publisher, "heelraise/left/set", done)
+                        or any(t["sets"] == 1 for t in today)), today
+        assert today[-1]["pain_max"] is None
+
+        with urlopen(url + "config.json", timeout=5) as reply:
+            raw = reply.read().decode()
+        served = json.loads(raw)
+        assert (served["device"], served["ws_port"], served["username"], served["password"],
+                served["entry"]) == ("left", 9123, "dashboard", "read-only-secret", True)
+        assert served["stages"]["2"]["reps"] == [15, 15]
+        assert "the-logs-own-writable-secret" not in raw and "heelraise-log" not in raw
+
+        request = Request(url + "api/pain", data=b'{"pain": 4}', method="POST",
+                          headers={"Content-Type": "application/json"})
+        with urlopen(request, timeout=5) as reply:
+            assert reply.status == 201
+            assert json.loads(reply.read())["set_id"] == done["id"]   # today's last set
+        # Republished now, not at the next periodic refresh (ten minutes away).
+        assert wait_for(lambda: today[-1]["pain_max"] == 4, 5), today[-1]
+        assert today[-1]["sets"] == 1
+    finally:
+        code = logger.stop()
+        watcher.loop_stop()
+        watcher.disconnect()
+    assert code == 0, "".join(logger.lines)[-3000:]
+    with Store(tmp_path / "log.sqlite3") as stored:
+        assert [(r.value, r.set_id) for r in stored.pain("left")] == [(4.0, done["id"])]
+        assert stored.sets()[0].pain == 4
+
+
+def test_log_gives_the_page_no_writable_login_and_keeps_logging(
+        broker, publisher, tmp_path, page_dir):
+    """Its own password as the page's, by mistake: no page, but the log still stores sets."""
+    own, _ = _secrets(tmp_path)
+    logger = LogProcess([*_log_argv(broker, tmp_path, page_dir), "--password-file", str(own),
+                         "--dashboard-password-file", str(own)], tmp_path)
+    try:
+        assert wait_for(lambda: any("no dashboard page" in line for line in logger.lines), 20)
+        assert any("log.password: is the log's own MQTT password" in line
+                   for line in logger.lines), logger.lines
+        one = a_set()
+        with Store(tmp_path / "log.sqlite3") as stored:
+            assert wait_for(lambda: send(publisher, "heelraise/left/set", one)
+                            or stored.count("sets") == 1)
+    finally:
+        code = logger.stop()
+    assert code == 0, "".join(logger.lines)[-3000:]
+    assert not any("dashboard on" in line for line in logger.lines)

@@ -163,6 +163,23 @@ def test_log_logs_in_as_itself_with_the_password_systemd_provides():
     assert args.password_file == f"/run/credentials/heelraise-log.service/{name}"
 
 
+def test_log_serves_the_page_with_the_read_only_dashboard_login():
+    """The page's config.json is public: it gets the dashboard login, never the log's own."""
+    credentials = dict(value.split(":", 1)
+                       for value in settings("heelraise-log.service")["LoadCredential"])
+    assert credentials["dashboard-password"] == "/etc/heelraise/credentials/dashboard"
+    assert credentials["mqtt-password"] == "/etc/heelraise/credentials/heelraise-log"
+    args = command_line("heelraise-log.service")
+    assert (args.http, args.http_host, str(args.dist)) == (8080, "0.0.0.0",
+                                                          "/opt/heelraise/dashboard/dist")
+    assert args.dashboard_username == "dashboard"
+    assert args.dashboard_password_file == (
+        "/run/credentials/heelraise-log.service/dashboard-password")
+    acl = (SYSTEMD / "mosquitto" / "heelraise.acl").read_text()
+    dashboard_rules = acl.split("user dashboard\n", 1)[1].split("\n\n", 1)[0]
+    assert dashboard_rules.splitlines() == ["topic read heelraise/#"]
+
+
 def command_line(unit: str):
     """The unit's ExecStart as the ``heelraise`` command parses it (it must accept it)."""
     from pi_service.cli import build_parser
@@ -284,7 +301,8 @@ def jailed(unit: str, *argv: str, tmp_path: Path) -> subprocess.Popen:
     subprocess.run(["/usr/bin/python3", "-c", "import seccomp"], capture_output=True).returncode,
     reason="Debian's python3-seccomp is not installed")
 def test_service_and_log_work_inside_the_units_system_call_filter(broker, tmp_path):
-    """The coach publishes reps and the log republishes aggregates, each seccomp-confined.
+    """The coach publishes reps and the log republishes aggregates (and serves the
+    dashboard page), each seccomp-confined.
 
     Each stops cleanly on SIGTERM, as systemd stops them.
     """
@@ -297,7 +315,11 @@ def test_service_and_log_work_inside_the_units_system_call_filter(broker, tmp_pa
     watcher.subscribe("heelraise/#")
     watcher.loop_start()
     where = ["--host", broker.host, "--port", str(broker.port)]
+    page = tmp_path / "dist"
+    page.mkdir()
+    (page / "index.html").write_text("<!doctype html>")
     log = jailed("heelraise-log.service", "log", *where, "--db", str(tmp_path / "log.sqlite3"),
+                 "--http", "0", "--http-host", "127.0.0.1", "--dist", str(page),
                  tmp_path=tmp_path)
     service = jailed("heelraise.service", "run", *where, "--source", "simulator",
                      "--speed", "50", "--device", "jail", "--quiet", tmp_path=tmp_path)
@@ -315,3 +337,4 @@ def test_service_and_log_work_inside_the_units_system_call_filter(broker, tmp_pa
         watcher.disconnect()
     assert (service.returncode, log.returncode) == (0, 0), "\n".join(outputs)[-3000:]
     assert "Operation not permitted" not in "\n".join(outputs)
+    assert "dashboard on http://127.0.0.1:" in outputs[1], outputs[1][-3000:]

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,10 +102,9 @@ def _broker(args: argparse.Namespace, config: ServiceConfig) -> dict:
     password = args.password if args.password is not None else b.password
     password_file = args.password_file or b.password_file
     if password_file and args.password is None:
-        try:
-            password = Path(password_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(password_file, f"cannot read: {exc.strerror}") from None
+        from .web import read_password
+
+        password = read_password(password_file)
     return {"host": args.host or b.host, "port": args.port or b.port,
             "username": args.username if args.username is not None else b.username,
             "password": password, "device": config.device}
@@ -146,10 +146,53 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
                         help="do not publish Home Assistant discovery configs")
     parser.add_argument("--discovery-prefix", default="homeassistant",
                         help="Home Assistant discovery prefix (default %(default)s)")
+    g = parser.add_argument_group(
+        "dashboard web page (the page, its config and pain/stiffness entry into this log)")
+    g.add_argument("--http", type=int, metavar="PORT",
+                   help="serve the dashboard on this port (e.g. 8080; default: no page)")
+    g.add_argument("--http-host", default="0.0.0.0", metavar="HOST",
+                   help="address to serve it on (default: all, so a phone on the LAN can)")
+    g.add_argument("--dist", type=Path, metavar="DIR",
+                   help="the built page (default: dashboard/dist of this checkout)")
+    g.add_argument("--ws-port", type=int, metavar="PORT",
+                   help="the broker's WebSockets port the page reads from (default 9001)")
+    g.add_argument("--ws-url", help="the broker's WebSockets URL, when not ws://<page host>:PORT")
+    g.add_argument("--dashboard-username", default="dashboard", metavar="LOGIN",
+                   help="the broker's READ-ONLY login the page uses (default %(default)s)")
+    g.add_argument("--dashboard-password-file", metavar="FILE",
+                   help="file holding that login's password (without it the page takes its "
+                        "login from its address, ?user=...&password=...)")
+
+
+def _dashboard(args: argparse.Namespace, broker: dict, store, protocol, subscriber):
+    """The web page's server, sharing the log's store; a rating republishes at once.
+
+    Everyone who can open the page can read its config, so it only ever gets the
+    read-only dashboard login, never the log's own (which can publish).
+    """
+    from .web import DEFAULT_DIST, DEFAULT_WS_PORT, DashboardServer, page_config, read_password
+
+    password = None
+    if args.dashboard_password_file:
+        password = read_password(args.dashboard_password_file)
+        if broker["password"] is not None and password == broker["password"]:
+            raise ConfigError(args.dashboard_password_file,
+                              "is the log's own MQTT password; the page must get the "
+                              "read-only dashboard login's")
+    if broker["username"] is not None and args.dashboard_username == broker["username"]:
+        raise HeelRaiseError(f"--dashboard-username {args.dashboard_username!r} is the log's "
+                             "own login; the page must get the read-only dashboard login")
+    device = broker["device"]
+    config = page_config(device, ws_url=args.ws_url, ws_port=args.ws_port or DEFAULT_WS_PORT,
+                         username=args.dashboard_username if password is not None else None,
+                         password=password, protocol=protocol)
+    return DashboardServer(config, dist_dir=args.dist or DEFAULT_DIST, store=store,
+                           host=args.http_host, port=args.http,
+                           after_rating=lambda: subscriber.mark_changed(device))
 
 
 def run_log(args: argparse.Namespace) -> int:
-    """Run the logger until SIGTERM or Ctrl-C."""
+    """Run the logger (and with ``--http`` the dashboard page) until SIGTERM or Ctrl-C."""
     from ..stages import load_protocol
     from .progression import load_rules
     from .subscriber import CLIENT_ID, LogSubscriber
@@ -160,11 +203,26 @@ def run_log(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with _open_store(args, must_exist=False) as store, LogSubscriber(
+    with ExitStack() as resources:
+        store = resources.enter_context(_open_store(args, must_exist=False))
+        subscriber = LogSubscriber(
             store, host=broker["host"], port=broker["port"], username=broker["username"],
             password=broker["password"], client_id=args.client_id or CLIENT_ID,
             protocol=protocol, rules=rules, insertional=_insertional(args, config),
-            discovery=not args.no_discovery, discovery_prefix=args.discovery_prefix):
+            discovery=not args.no_discovery, discovery_prefix=args.discovery_prefix)
+        server = None
+        if args.http is not None:
+            # The log goes on without its page: sets keep being stored and summed up.
+            try:
+                server = _dashboard(args, broker, store, protocol, subscriber)
+            except HeelRaiseError as exc:
+                log.error("no dashboard page: %s", exc)
+            else:
+                resources.callback(server.close)
+        resources.enter_context(subscriber)
+        if server is not None:
+            # Stops taking ratings before the logger's last republish.
+            resources.enter_context(server)
         log.info("logging to %s from %s:%d", store.path, broker["host"], broker["port"])
         try:
             stop.wait()

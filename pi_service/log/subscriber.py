@@ -217,7 +217,7 @@ class LogSubscriber:
             log.warning("rejected message on %s: %s", topic, exc)
             return "rejected"
         if outcome != "duplicate":
-            self._mark(device)
+            self.mark_changed(device)
         return outcome
 
     def _event(self, device: str, kind: str, payload: bytes) -> str:
@@ -269,9 +269,14 @@ class LogSubscriber:
             log.exception("could not read the log's devices")
             return
         for device in devices:
-            self._mark(device)
+            self.mark_changed(device)
 
-    def _mark(self, device: str) -> None:
+    def mark_changed(self, device: str) -> None:
+        """Republish ``device``'s aggregates shortly, coalesced with any other change.
+
+        For changes that reach the store without an MQTT message, such as a rating
+        entered on the dashboard's web page.
+        """
         with self._lock:
             self._dirty.add(device)
         self._wake.set()

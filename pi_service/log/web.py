@@ -22,7 +22,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ..errors import HeelRaiseError
+from ..errors import ConfigError, HeelRaiseError
 from ..stages import Protocol, load_protocol
 from .store import Store
 
@@ -32,6 +32,14 @@ DEFAULT_DIST = Path(__file__).resolve().parents[2] / "dashboard" / "dist"
 DEFAULT_PORT = 8080
 DEFAULT_WS_PORT = 9001
 _MAX_BODY_BYTES = 4096
+
+
+def read_password(path: str | Path) -> str:
+    """A password kept in a file of its own (systemd's LoadCredential=), without the newline."""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read: {exc.strerror}") from None
 
 
 def page_config(
@@ -142,8 +150,11 @@ class _Handler(SimpleHTTPRequestHandler):
         if rating_id is not None and not isinstance(rating_id, str):
             raise _BadRequest(HTTPStatus.BAD_REQUEST, "id must be a string")
         pain = body.get("pain")
-        self.server.store.record_pain(pain, device=self.server.device, set_id=set_id,
-                                      rating_id=rating_id, source="dashboard")
+        # Like a rating over MQTT or the CLI: no set named means today's last set.
+        store, device = self.server.store, self.server.device
+        set_id = set_id or store.last_set_id(device, date.today())
+        store.record_pain(pain, device=device, set_id=set_id, rating_id=rating_id,
+                          source="dashboard")
         log.info("pain %s from the dashboard (set %s)", pain, set_id)
         return {"pain": pain, "set_id": set_id}
 
@@ -265,12 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        password = None
-        if args.password_file is not None:
-            try:
-                password = args.password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise HeelRaiseError(f"{args.password_file}: cannot read: {exc.strerror}") from None
+        password = read_password(args.password_file) if args.password_file else None
         config = page_config(args.device, ws_url=args.ws_url, ws_port=args.ws_port,
                              username=args.username, password=password,
                              protocol=load_protocol(args.stages))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .errors import HeelRaiseError
+from .service import configure_run, configure_sensor
 
 
 def _stage_arg(parser: argparse.ArgumentParser, default: int | None = 2) -> None:
@@ -76,21 +77,60 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from calibration.file import save_calibration
 
+    calibration = live_calibration(args) if args.file is None else _file_calibration(args.file)
+    save_calibration(calibration, args.out)
+    print(f"calibration written to {args.out} "
+          f"(typical peak {calibration.typical_peak_deg:.1f}°)")
+    return 0
+
+
+def _file_calibration(path: str):
     from .pipeline import CalibrationError, analyze
     from .sources.recording import iter_recording
     from .stages import load_stage
 
     try:
-        analysis = analyze(iter_recording(args.file), load_stage(2))
+        analysis = analyze(iter_recording(path), load_stage(2))
     except CalibrationError as exc:
-        raise HeelRaiseError(f"{args.file}: {exc}") from None
+        raise HeelRaiseError(f"{path}: {exc}") from None
     if analysis.calibration is None or not analysis.reps:
-        raise HeelRaiseError(f"{args.file}: no full raise found; record standing still, "
+        raise HeelRaiseError(f"{path}: no full raise found; record standing still, "
                              "then a few full heel raises")
-    save_calibration(analysis.calibration, args.out)
-    print(f"calibration written to {args.out} "
-          f"(typical peak {analysis.calibration.typical_peak_deg:.1f}°)")
-    return 0
+    return analysis.calibration
+
+
+def live_calibration(args: argparse.Namespace, raises: int = 3):
+    """Guide the person through standing still and a few full raises on the live sensor."""
+    from .pipeline import CalibrationError, Pipeline, Rep
+    from .service import config_from_args, open_source
+    from .stages import load_stage
+
+    config = config_from_args(args)
+    source, name = open_source(config)
+    pipeline = Pipeline(load_stage(2))
+    print(f"Calibrating with the {name} sensor.\n"
+          "1. Stand still on both feet, weight even, for two seconds.\n"
+          f"2. Then do {raises} slow, full heel raises (as high as is comfortable).", flush=True)
+    done = 0
+    with source:
+        for block in source:
+            if not len(block):
+                continue
+            try:
+                events = pipeline.feed(block)
+            except CalibrationError:
+                print("Moving: stand still for two seconds first...", flush=True)
+                pipeline = Pipeline(load_stage(2))
+                continue
+            for event in events:
+                if isinstance(event, Rep):
+                    done += 1
+                    print(f"raise {done}: {event.peak_deg:.0f}° ({event.height_cm:.1f} cm)",
+                          flush=True)
+            if done >= raises:
+                return pipeline.calibration
+    raise HeelRaiseError(f"the sensor stopped after {done} of {raises} raises; "
+                         "no calibration written")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -159,9 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON of DESIGN.md")
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("calibrate", help="derive a calibration file from a recording")
-    p.add_argument("file", help="recording that starts standing still, then full raises")
+    p = sub.add_parser("calibrate", help="calibrate a sensor and mounting: live, or "
+                                          "from a recording")
+    p.add_argument("file", nargs="?",
+                   help="recording that starts standing still, then full raises "
+                        "(without it: guided, on the live sensor)")
     p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write")
+    configure_sensor(p)
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("simulate", help="write a simulated session and its ground truth")
@@ -183,8 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="the service: sensor -> reps -> LED and MQTT")
-    from .service import configure_run
-
     configure_run(p)
     p.set_defaults(func=cmd_run)
 

@@ -32,15 +32,20 @@ log = logging.getLogger(__name__)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def configure_run(parser: argparse.ArgumentParser) -> None:
+def configure_sensor(parser: argparse.ArgumentParser) -> None:
+    """Options that choose the sample source (shared by ``run`` and ``calibrate``)."""
     parser.add_argument("--config", metavar="TOML", help="service config file")
-    parser.add_argument("--device", help="device name used in MQTT topics")
-    parser.add_argument("--stage", type=int, help="rehab stage 1-4")
     parser.add_argument("--source", choices=("auto", "i2c", "simulator", "recording"),
                         help="where samples come from (auto: I2C IMU, else the simulator)")
     parser.add_argument("--recording", metavar="CSV", help="recording to play (source=recording)")
     parser.add_argument("--speed", type=float, help="replay speed for recordings/simulator")
     parser.add_argument("--seed", type=int, help="simulated session seed")
+
+
+def configure_run(parser: argparse.ArgumentParser) -> None:
+    configure_sensor(parser)
+    parser.add_argument("--device", help="device name used in MQTT topics")
+    parser.add_argument("--stage", type=int, help="rehab stage 1-4")
     parser.add_argument("--host", help="MQTT broker host")
     parser.add_argument("--port", type=int, help="MQTT broker port")
     parser.add_argument("--no-mqtt", action="store_true", help="run without publishing")
@@ -51,19 +56,18 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ServiceConfig:
     """The config file, with command-line values on top."""
     config = load_config(args.config)
+    given = {name: value for name, value in vars(args).items() if value is not None}
     overrides = [
-        (config, "device", args.device), (config, "stage", args.stage),
-        (config, "state_dir", args.state_dir),
-        (config.sensor, "source", args.source), (config.sensor, "recording", args.recording),
-        (config.sensor, "speed", args.speed), (config.sensor, "seed", args.seed),
-        (config.broker, "host", args.host), (config.broker, "port", args.port),
+        (config, "device"), (config, "stage"), (config, "state_dir"),
+        (config.sensor, "source"), (config.sensor, "recording"), (config.sensor, "speed"),
+        (config.sensor, "seed"), (config.broker, "host"), (config.broker, "port"),
     ]
-    for target, key, value in overrides:
-        if value is not None:
-            setattr(target, key, value)
-    if args.recording and args.source is None:
+    for target, key in overrides:
+        if key in given:
+            setattr(target, key, given[key])
+    if "recording" in given and "source" not in given:
         config.sensor.source = "recording"
-    if args.no_mqtt:
+    if given.get("no_mqtt"):
         config.broker.enabled = False
     validate(config)
     return config

@@ -93,3 +93,16 @@ def test_demo_plays_a_session_live_and_summarises(capsys):
     assert main(["demo", "--speed", "100000", "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "rep   1" in out and "session:" in out
+
+
+def test_guided_calibration_on_the_live_sensor_writes_a_usable_file(tmp_path, capsys):
+    out = tmp_path / "sensor.json"
+    assert main(["calibrate", "--source", "simulator", "--seed", "11", "--speed", "100000",
+                 "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "Stand still" in said and "raise 3:" in said
+    from calibration import load_calibration
+
+    calibration = load_calibration(out)
+    peak = simulate(2, seed=11).truth.meta["peak_deg"]
+    assert calibration.typical_peak_deg == pytest.approx(peak, abs=4.0)

@@ -131,6 +131,7 @@ class Service:
         self.running = True           # exercising (cmd start/stop)
         self.stopping = False         # shutting down (SIGTERM)
         self.pain: int | None = None
+        self.sensor = "ok"            # "ok" or "lost", as the status topic says
         self._watchdog_s = watchdog_interval_s()
         self._last_ping = 0.0
 
@@ -216,9 +217,9 @@ class Service:
         except CalibrationError:
             pass    # never calibrated: there is no rep or set to close
 
-    def _status(self, sensor: str = "ok") -> None:
+    def _status(self) -> None:
         if self.publisher is not None:
-            self.publisher.publish_status(sensor=sensor, source=self.source_name,
+            self.publisher.publish_status(sensor=self.sensor, source=self.source_name,
                                           stage=self.stage.number, running=self.running)
 
     def _ping(self) -> None:
@@ -232,20 +233,19 @@ class Service:
     def run(self, source: Any) -> None:
         self._status()
         sd_notify("READY=1")
-        lost = False
         for block in source:
             self._ping()
             self._apply_commands()
             if self.stopping:
                 break
-            sensor_ok = getattr(source, "connected", True)
-            if not sensor_ok and not lost:
-                lost = True
-                self.feedback.sensor_lost()
-                self._status("lost")
-            elif sensor_ok and lost:
-                lost = False
-                self.feedback.sensor_back()
+            connected = getattr(source, "connected", True)
+            if connected != (self.sensor == "ok"):
+                self.sensor = "ok" if connected else "lost"
+                self.source_name = getattr(source, "kind", self.source_name)
+                if connected:
+                    self.feedback.sensor_back()
+                else:
+                    self.feedback.sensor_lost()
                 self._status()
             if not len(block) or not self.running:
                 continue

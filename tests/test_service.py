@@ -193,3 +193,57 @@ def test_tells_systemd_it_is_ready_pings_the_watchdog_and_says_stopping(broker, 
             proc.send_signal(signal.SIGTERM)
             finish(proc)
     assert seen[0] == "READY=1"
+
+
+def test_an_unplugged_sensor_is_reported_lost_and_back_with_the_led_pattern(broker, tmp_path):
+    """Fake I2C chip → I2CSource → Service → real broker and gpiozero mock LED."""
+    import time
+
+    from fake_i2c import FakeBus, FakeClock, FakeMPU6050
+    from gpiozero.pins.mock import MockFactory
+
+    from pi_service.config import ServiceConfig
+    from pi_service.feedback import Feedback, FeedbackConfig
+    from pi_service.publish import Publisher
+    from pi_service.service import Service
+    from pi_service.sources.i2c import I2CSource
+
+    clock = FakeClock()
+    bus = FakeBus(clock)
+    bus.attach(0x68, FakeMPU6050())
+    factory = MockFactory()
+    led_while_lost = []
+    plan = {1005.0: "unplug", 1015.0: "replug", 1020.0: "stop"}
+
+    def sleep(dt_s: float) -> None:
+        clock.advance(dt_s)
+        if service.sensor == "lost":
+            time.sleep(0.02)              # real time for gpiozero's blink thread
+            led_while_lost.append(factory.pin(17).state)
+        for at in sorted(plan):
+            if clock() >= at:
+                action = plan.pop(at)
+                if action == "stop":
+                    service.stopping = True
+                else:
+                    getattr(bus, action)(0x68)
+
+    source = I2CSource(bus, chip="mpu6050", clock=clock, sleep=sleep)
+    stage = load_stage(2)
+    sub = Collector(broker, f"heelraise/{DEVICE}/status")
+    with Feedback(FeedbackConfig.from_dict({"led": 17}, "test"), stage,
+                  pin_factory=factory) as feedback, \
+            Publisher(DEVICE, broker.host, broker.port, tmp_path / "outbox.sqlite3",
+                      source=source.kind) as publisher:
+        assert wait_until(lambda: publisher.connected)
+        service = Service(ServiceConfig(device=DEVICE), stage, feedback, publisher, None,
+                          source.kind)
+        service.run(source)
+        assert publisher.wait_idle(5)
+        sub.flush()
+    sub.close()
+    source.close()
+    sensors = [s["sensor"] for s in sub.of("status") if s["state"] == "online"]
+    assert "lost" in sensors and sensors.index("ok") < sensors.index("lost")
+    assert sensors[-1] == "ok"
+    assert True in led_while_lost     # the sensor-lost pattern lit the LED

@@ -40,10 +40,12 @@ def print_table(result: dict, out: TextIO | None = None) -> None:
               f"{_fmt(rep['down_s'])} {rep['peak_deg']:>5.1f}° {rep['bottom_deg']:>6.1f}° "
               f"{rep.get('height_cm', 0.0):>5.1f}cm  {rep['verdict']}", file=out)
     for s, set_ in enumerate(result["sets"], 1):
-        print(f"set {s}: {set_['reps']} reps, {set_['start_s']:.1f}-{set_['end_s']:.1f} s",
-              file=out)
+        holds = f", {set_['holds']} hold(s)" if set_.get("holds") else ""
+        print(f"set {s}: {set_['reps']} reps{holds}, "
+              f"{set_['start_s']:.1f}-{set_['end_s']:.1f} s", file=out)
     for hold in result["holds"]:
-        print(f"hold: {hold['hold_s']:.1f} s at {hold['start_s']:.1f} s", file=out)
+        print(f"hold: {hold['hold_s']:.1f} s at {hold['start_s']:.1f} s "
+              f"({hold.get('verdict', 'ok').replace('_', ' ')})", file=out)
     if result["partials"]:
         print(f"partial raises (not counted): {len(result['partials'])}", file=out)
     if not reps and not result["holds"]:

@@ -106,3 +106,15 @@ def test_guided_calibration_on_the_live_sensor_writes_a_usable_file(tmp_path, ca
     calibration = load_calibration(out)
     peak = simulate(2, seed=11).truth.meta["peak_deg"]
     assert calibration.typical_peak_deg == pytest.approx(peak, abs=4.0)
+
+
+def test_an_isometric_session_lists_each_hold_against_30_to_45_s(tmp_path, capsys):
+    path = tmp_path / "stage1.csv"
+    sim = simulate(1, seed=3)
+    write_simulation(path, sim)
+    assert main(["analyze", str(path), "--stage", "1"]) == 0
+    holds = [line for line in capsys.readouterr().out.splitlines() if line.startswith("hold:")]
+    assert len(holds) == len(sim.truth.holds)
+    for line, true in zip(holds, sim.truth.holds, strict=True):
+        expected = "ok" if 30 <= true.hold_s <= 45 else "too "
+        assert expected in line.split("(")[-1]

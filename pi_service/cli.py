@@ -12,10 +12,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .errors import HeelRaiseError
 from .service import configure_run, configure_sensor
+
+if TYPE_CHECKING:
+    from .pipeline import Calibration
 
 
 def _stage_arg(parser: argparse.ArgumentParser, default: int | None = 2) -> None:
@@ -86,7 +89,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_calibration(path: str):
+def _file_calibration(path: str) -> Calibration:
     from .pipeline import CalibrationError, analyze
     from .sources.recording import iter_recording
     from .stages import load_stage
@@ -101,7 +104,7 @@ def _file_calibration(path: str):
     return analysis.calibration
 
 
-def live_calibration(args: argparse.Namespace, raises: int = 3):
+def live_calibration(args: argparse.Namespace, raises: int = 3) -> Calibration:
     """Guide the person through standing still and a few full raises on the live sensor."""
     from .pipeline import CalibrationError, Pipeline, Rep
     from .service import config_from_args, open_source

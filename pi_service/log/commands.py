@@ -23,6 +23,10 @@ from ..errors import ConfigError, HeelRaiseError, InputError
 
 if TYPE_CHECKING:
     from ..config import ServiceConfig
+    from ..stages import Protocol
+    from .store import Store
+    from .subscriber import LogSubscriber
+    from .web import DashboardServer
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +123,7 @@ def _open_store(args: argparse.Namespace, must_exist: bool):
     return Store(path)
 
 
-def _pick_device(store, wanted: str | None) -> str:
+def _pick_device(store: Store, wanted: str | None) -> str:
     if wanted:
         return wanted
     devices = store.devices()
@@ -164,7 +168,8 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
                         "login from its address, ?user=...&password=...)")
 
 
-def _dashboard(args: argparse.Namespace, broker: dict, store, protocol, subscriber):
+def _dashboard(args: argparse.Namespace, broker: dict, store: Store, protocol: Protocol,
+               subscriber: LogSubscriber) -> DashboardServer:
     """The web page's server, sharing the log's store; a rating republishes at once.
 
     Everyone who can open the page can read its config, so it only ever gets the

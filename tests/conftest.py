@@ -44,3 +44,12 @@ def saved_broker():
     """
     with LocalBroker(persistence=True) as b:
         yield b
+
+
+@pytest.fixture
+def page_dir(tmp_path):
+    """A stand-in for dashboard/dist, for tests about the page's server, not the page."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>heel-raise</title>")
+    return dist

@@ -193,15 +193,6 @@ def _post(url: str, body: bytes, content_type: str = "application/json") -> tupl
         return exc.code, json.loads(exc.read())
 
 
-@pytest.fixture
-def page_dir(tmp_path):
-    """A stand-in for dashboard/dist: these tests are about the server, not the page."""
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    (dist / "index.html").write_text("<!doctype html><title>heel-raise</title>")
-    return dist
-
-
 def test_server_serves_config_and_rejects_bad_ratings_keeping_good_ones(tmp_path, page_dir):
     config = page_config(DEVICE, ws_port=9123, username="dashboard", password="pw")
     stored = []

@@ -8,6 +8,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
+from mqtt_helpers import wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
 from pi_service import payloads
@@ -124,13 +125,13 @@ def test_discovery_is_announced_again_when_home_assistant_restarts(broker, tmp_p
         store.add_set(payloads.examples()["set"])
         with LogSubscriber(store, host=broker.host, port=broker.port, coalesce_s=0.05) as logger:
             assert logger.wait_subscribed()
-            assert _eventually(announced), "devices already in the log are announced at start"
+            assert wait_until(announced, 5.0), "devices already in the log are announced at start"
             # The retained configs are lost (a broker without persistence restarted);
             # Home Assistant comes back and says so.
             ha.publish(config_topic, b"", qos=1, retain=True).wait_for_publish(5)
             assert not announced()
             ha.publish("homeassistant/status", b"online", qos=1).wait_for_publish(5)
-            assert _eventually(announced)
+            assert wait_until(announced, 5.0)
     ha.disconnect()
     ha.loop_stop()
 

@@ -21,6 +21,7 @@ from urllib.request import Request, urlopen
 
 import paho.mqtt.client as mqtt
 import pytest
+from mqtt_helpers import wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
 from pi_service import payloads
@@ -40,15 +41,6 @@ def at(hour: int, minute: int = 0) -> str:
 
 def a_set(**changes) -> dict:
     return {**SET, "id": uuid.uuid4().hex, "time": at(9), "start_time": at(9), **changes}
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -87,7 +79,7 @@ def retained(broker, pattern: str, expect: int) -> dict[str, mqtt.MQTTMessage]:
     client.connect(broker.host, broker.port)
     client.subscribe(pattern, qos=1)
     client.loop_start()
-    wait_for(lambda: len(got) >= expect, 5)
+    wait_until(lambda: len(got) >= expect, 5)
     client.disconnect()
     client.loop_stop()
     return got
@@ -98,7 +90,7 @@ def test_each_set_is_stored_once_however_often_it_arrives(store, broker, publish
     with start_logger(store, broker) as logger:
         for payload in (first, first, second, first, second):   # outbox redeliveries
             send(publisher, "heelraise/left/set", payload)
-        assert wait_for(lambda: logger.counts.stored + logger.counts.duplicates == 5)
+        assert wait_until(lambda: logger.counts.stored + logger.counts.duplicates == 5)
     assert sorted(s.id for s in store.sets()) == sorted([first["id"], second["id"]])
     assert (logger.counts.stored, logger.counts.duplicates) == (2, 3)
 
@@ -110,7 +102,7 @@ def test_unstored_message_is_not_acked_so_the_broker_redelivers_it(
     blocker.execute("BEGIN EXCLUSIVE")           # another process holds the database
     with caplog.at_level(logging.ERROR), start_logger(store, broker):
         send(publisher, "heelraise/left/set", one)
-        assert wait_for(lambda: "could not store message" in caplog.text)
+        assert wait_until(lambda: "could not store message" in caplog.text)
     blocker.rollback()
     blocker.close()
     assert store.count("sets") == 0
@@ -118,7 +110,7 @@ def test_unstored_message_is_not_acked_so_the_broker_redelivers_it(
     # service's outbox sends it once more for good measure; it is stored once.
     with start_logger(store, broker) as logger:
         send(publisher, "heelraise/left/set", one)
-        assert wait_for(lambda: logger.counts.stored + logger.counts.duplicates == 2)
+        assert wait_until(lambda: logger.counts.stored + logger.counts.duplicates == 2)
     assert [s.id for s in store.sets()] == [one["id"]]
 
 
@@ -130,7 +122,7 @@ def test_sets_published_while_the_logger_is_down_arrive_when_it_is_back(
         send(publisher, "heelraise/left/set", payload)
     assert store.count("sets") == 0
     with start_logger(store, broker):
-        assert wait_for(lambda: store.count("sets") == 3)
+        assert wait_until(lambda: store.count("sets") == 3)
     assert [s.id for s in store.sets()] == [p["id"] for p in missed]
 
 
@@ -159,7 +151,7 @@ def test_bad_messages_are_rejected_counted_and_the_logger_keeps_going(
         for topic, payload in BAD:
             send(publisher, topic, payload)
         send(publisher, "heelraise/left/set", after)
-        assert wait_for(lambda: store.count("sets") == 2)
+        assert wait_until(lambda: store.count("sets") == 2)
     assert [s.id for s in store.sets()] == [before["id"], after["id"]]
     assert store.sets()[0].payload == before                       # untouched
     assert store.count("reps") == store.count("pain") == store.count("stiffness") == 0
@@ -186,7 +178,7 @@ def test_pain_and_stiffness_arrive_on_command_topics(store, broker, publisher):
         send(publisher, "heelraise/left/cmd/pain", {"pain": 1, "set_id": first["id"]})
         send(publisher, "heelraise/left/cmd/stiffness", {"stiffness": 4, "date": "2026-03-01"})
         send(publisher, "heelraise/left/cmd/stiffness", b"2")
-        assert wait_for(lambda: logger.counts.ratings == 4)
+        assert wait_until(lambda: logger.counts.ratings == 4)
     sets = {s.id: s.pain for s in store.sets()}
     assert sets == {first["id"]: 1, last["id"]: 3}     # no set_id: today's last set
     assert [(r.day.isoformat(), r.value) for r in store.stiffness("left")] == [
@@ -207,7 +199,7 @@ def test_cli_ratings_reach_the_log_over_mqtt_or_directly(
         assert _cli(commands.configure_pain, commands.run_pain, ["5", *net]) == 0
         assert _cli(commands.configure_stiffness, commands.run_stiffness,
                     ["3", "--date", "2026-03-01", *net]) == 0
-        assert wait_for(lambda: logger.counts.ratings == 2)
+        assert wait_until(lambda: logger.counts.ratings == 2)
     assert [r.value for r in store.pain("left")] == [5]
     assert [(r.day.isoformat(), r.value) for r in store.stiffness("left")] == [("2026-03-01", 3)]
 
@@ -230,7 +222,7 @@ def test_aggregates_are_retained_and_add_up(store, broker, publisher):
     with start_logger(store, broker) as logger:
         for payload in sets:
             send(publisher, "heelraise/left/set", payload)
-        assert wait_for(lambda: store.count("sets") == 3)
+        assert wait_until(lambda: store.count("sets") == 3)
         logger.flush()
     got = retained(broker, "heelraise/log/left/#", 5)
     assert set(got) == {f"heelraise/log/left/{k}" for k in
@@ -256,14 +248,14 @@ def test_aggregates_are_retained_and_add_up(store, broker, publisher):
 def test_logger_rides_out_a_broker_restart(store, broker):
     with start_logger(store, broker) as logger:
         broker.kill()
-        assert wait_for(lambda: not logger.wait_subscribed(0))
+        assert wait_until(lambda: not logger.wait_subscribed(0))
         broker.start()
         assert logger.wait_subscribed(15), "the log did not come back"
         client = mqtt.Client(CallbackAPIVersion.VERSION2)
         client.connect(broker.host, broker.port)
         client.loop_start()
         send(client, "heelraise/left/set", SET)
-        assert wait_for(lambda: store.count("sets") == 1)
+        assert wait_until(lambda: store.count("sets") == 1)
         client.disconnect()
         client.loop_stop()
 
@@ -292,7 +284,7 @@ class LogProcess:
         def found():
             return next((m for line in self.lines
                          if (m := re.search(r"dashboard on (http://\S+)", line))), None)
-        assert wait_for(found, 20), "no dashboard:\n" + "".join(self.lines)
+        assert wait_until(found, 20), "no dashboard:\n" + "".join(self.lines)
         return found().group(1)
 
     def stop(self) -> int:
@@ -300,14 +292,6 @@ class LogProcess:
         code = self.process.wait(timeout=20)
         self._reader.join(timeout=5)
         return code
-
-
-@pytest.fixture
-def page_dir(tmp_path):
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    (dist / "index.html").write_text("<!doctype html><title>heel-raise</title>")
-    return dist
 
 
 def _secrets(tmp_path) -> tuple[Path, Path]:
@@ -343,7 +327,7 @@ def test_pain_entered_on_the_page_is_stored_and_republished_at_once(
         now = payloads.iso_utc(time.time())
         done = a_set(time=now, start_time=now, pain=None)
         # Sent again (the same set, stored once) until the log has subscribed and taken it.
-        assert wait_for(lambda: send(publisher, "heelraise/left/set", done)
+        assert wait_until(lambda: send(publisher, "heelraise/left/set", done)
                         or any(t["sets"] == 1 for t in today)), today
         assert today[-1]["pain_max"] is None
 
@@ -361,7 +345,7 @@ def test_pain_entered_on_the_page_is_stored_and_republished_at_once(
             assert reply.status == 201
             assert json.loads(reply.read())["set_id"] == done["id"]   # today's last set
         # Republished now, not at the next periodic refresh (ten minutes away).
-        assert wait_for(lambda: today[-1]["pain_max"] == 4, 5), today[-1]
+        assert wait_until(lambda: today[-1]["pain_max"] == 4, 5), today[-1]
         assert today[-1]["sets"] == 1
     finally:
         code = logger.stop()
@@ -380,12 +364,12 @@ def test_log_gives_the_page_no_writable_login_and_keeps_logging(
     logger = LogProcess([*_log_argv(broker, tmp_path, page_dir), "--password-file", str(own),
                          "--dashboard-password-file", str(own)], tmp_path)
     try:
-        assert wait_for(lambda: any("no dashboard page" in line for line in logger.lines), 20)
+        assert wait_until(lambda: any("no dashboard page" in line for line in logger.lines), 20)
         assert any("log.password: is the log's own MQTT password" in line
                    for line in logger.lines), logger.lines
         one = a_set()
         with Store(tmp_path / "log.sqlite3") as stored:
-            assert wait_for(lambda: send(publisher, "heelraise/left/set", one)
+            assert wait_until(lambda: send(publisher, "heelraise/left/set", one)
                             or stored.count("sets") == 1)
     finally:
         code = logger.stop()

@@ -16,14 +16,16 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from ..errors import InputError
+from ..payloads import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 
 def utc_now_iso() -> str:
     """Wall-clock now in the payload format (ISO 8601 UTC with "Z")."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(time.time())
 
 
 def local_day(time_iso: str) -> date:

@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from .pipeline.events import Event, Hold, PaceWarning, Partial, PhaseChange, Rep, SetSummary
-from .stages import Stage
+from .protocol import Stage
 
 _VERDICT_TEXT = {
     "ok": "good",

@@ -38,7 +38,8 @@ from .pipeline.events import (
     SetSummary,
     Verdict,
 )
-from .stages import Stage, load_stage
+from .protocol import Stage
+from .stages import load_stage
 
 log = logging.getLogger(__name__)
 

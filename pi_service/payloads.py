@@ -23,7 +23,8 @@ from datetime import UTC, date, datetime
 
 from .errors import HeelRaiseError
 from .pipeline.events import Hold, Phase, PhaseChange, Rep, SetSummary, Verdict
-from .stages import Stage, load_stage
+from .protocol import Stage
+from .stages import load_stage
 
 VERSION = 1
 ROOT = "heelraise"

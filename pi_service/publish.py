@@ -55,7 +55,7 @@ from .payloads import (
     topic,
 )
 from .pipeline.events import Hold, PhaseChange, Rep, SetSummary
-from .stages import DEFAULT_STAGE, Stage
+from .protocol import DEFAULT_STAGE, Stage
 
 log = logging.getLogger(__name__)
 

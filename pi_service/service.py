@@ -25,7 +25,8 @@ from .notify import sd_notify, watchdog_interval_s
 from .payloads import new_id
 from .pipeline import CalibrationError, Pipeline
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
-from .stages import Stage, load_stage
+from .protocol import Stage
+from .stages import load_stage
 
 log = logging.getLogger(__name__)
 

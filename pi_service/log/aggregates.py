@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from statistics import fmean
 
 from ..payloads import ROOT, check_device
-from ..stages import Protocol
+from ..protocol import Protocol
 from .progression import (
     Progress,
     Rules,

@@ -23,7 +23,7 @@ from ..errors import ConfigError, HeelRaiseError, InputError
 
 if TYPE_CHECKING:
     from ..config import ServiceConfig
-    from ..stages import Protocol
+    from ..protocol import Protocol
     from .store import Store
     from .subscriber import LogSubscriber
     from .web import DashboardServer

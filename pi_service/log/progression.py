@@ -20,7 +20,8 @@ from typing import Any
 
 from ..datafile import load_toml
 from ..errors import InputError
-from ..stages import Protocol, Stage, load_protocol
+from ..protocol import Protocol, Stage
+from ..stages import load_protocol
 from .store import Rating, RepRow, SetRow, Store
 
 LEVELS = ("stop", "caution", "progress", "info")

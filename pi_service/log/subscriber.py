@@ -27,7 +27,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..payloads import ROOT, PayloadError, parse_command, split_topic, subscription, validate
-from ..stages import Protocol, load_protocol
+from ..protocol import Protocol
+from ..stages import load_protocol
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, HeelRaiseError
-from ..stages import Protocol, load_protocol
+from ..protocol import Protocol
+from ..stages import load_protocol
 from .store import Store
 
 log = logging.getLogger(__name__)

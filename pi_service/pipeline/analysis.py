@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..protocol import Stage
 from ..samples import SampleBlock
-from ..stages import Stage
 from .calibration import Calibration
 from .events import Event, Hold, Partial, Rep, SetSummary
 from .live import Pipeline

@@ -7,8 +7,8 @@ recording gives the same reps whether it is fed one sample at a time or whole.
 
 from __future__ import annotations
 
+from ..protocol import Stage
 from ..samples import SampleBlock
-from ..stages import Stage
 from .calibration import DEFAULT_LEVER_CM, Calibration, prior_peak_deg
 from .events import Event, Phase
 from .phases import PhaseDetector

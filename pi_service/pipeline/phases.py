@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..stages import Stage
+from ..protocol import Stage
 from .events import Event, Hold, PaceWarning, Partial, Phase, PhaseChange, Rep, Verdict
 from .sets import SetTracker
 from .tempo import (

@@ -7,7 +7,7 @@ protocol prescribes a minute or more. A gap of a quarter of the stage's rest
 
 from __future__ import annotations
 
-from ..stages import Stage
+from ..protocol import Stage
 from .events import Hold, Rep, SetSummary, Verdict
 
 REST_SHARE = 0.25

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from ..stages import Stage
+from ..protocol import Stage
 from .events import Verdict
 
 

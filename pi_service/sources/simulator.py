@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..protocol import Stage
 from ..samples import SampleBlock
-from ..stages import Stage, load_stage
+from ..stages import load_stage
 from .base import paced
 from .foot import (
     G_MPS2,

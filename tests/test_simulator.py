@@ -401,7 +401,8 @@ def test_truth_json_round_trip_and_write_simulation(tmp_path):
     truth_file = write_simulation(tmp_path / "session.csv.gz", sim)
     assert truth_file == tmp_path / "session.truth.json"
     data = json.loads(truth_file.read_text())
-    assert set(data) == {"meta", "reps", "partials", "holds", "sets", "walking", "fidgets"}
+    assert set(data) == {"meta", "reps", "partials", "holds", "sets", "walking", "fidgets",
+                         "negatives", "knocks", "gaps"}
     assert {"stage", "seed", "rate_hz", "chip", "mount", "lever_cm", "peak_deg"} <= set(
         data["meta"])
     assert Truth.from_json(data) == sim.truth

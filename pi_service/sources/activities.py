@@ -318,7 +318,7 @@ def sit_to_stand(s: Script) -> None:
         s.roll.move(t, sit_s, s.sign() * s.u(1.0, 3.0) * DEG)
         s.pitch.move(t, sit_s, s.u(0.0, 1.5) * DEG)
         tuck = t + sit_s + s.u(0.5, 2.0)
-        tuck_s = s.u(0.4, 0.8)
+        tuck_s = s.u(0.6, 1.2)
         s.pivot_x.move(tuck, tuck_s, s.pivot_x.value - s.u(0.05, 0.15))   # slides back
         s.pitch.move(tuck, tuck_s, s.u(2.0, 8.0) * DEG)
         stand = max(t + sit_s + seated_s, tuck + tuck_s)

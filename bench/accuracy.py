@@ -47,6 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.transform import Rotation
 
 from pi_service.errors import InputError
+from pi_service.pipeline import CalibrationError, analyze
 from pi_service.samples import SampleBlock
 from pi_service.sources import perturb
 from pi_service.sources.activities import ACTIVITIES, LOCOMOTION
@@ -59,6 +60,7 @@ REAL_DIR = Path(os.environ.get("HEELRAISE_REAL_DATA",
                                Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
 BLOCK = 10                  # samples per block, as a live source delivers them
 PER_CONDITION = 10          # sessions per condition by default: every real recording once
+SEED_STRIDE = 1000          # condition k's sessions have seeds seed0 + 1000·k + i
 NEGATIVE_STAGE = 2          # what a session with no raise is analysed as (the CLI's default)
 RATES_HZ = {"mpu6050": (50.0, 100.0, 125.0, 200.0), "lsm6dsox": (52.0, 104.0, 208.0)}
 PHASES = ("up", "hold", "down")
@@ -422,8 +424,6 @@ def score(case: Case, result, where: str, score: Score) -> None:
 
 def run_one(job: tuple[str, int, int, list[str]]) -> Score:
     """Build one session of a condition, run the detector on it as live, score it."""
-    from pi_service.pipeline import CalibrationError, analyze
-
     condition, index, seed, real = job
     # absurd values overflow inside the detector; what counts is what it reports
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -605,8 +605,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         order = [c for c in order if c not in REAL]
     per = PER_CONDITION if args.sessions is None else max(1, -(-args.sessions // len(order)))
+    if per > SEED_STRIDE:
+        parser.error(f"at most {SEED_STRIDE} sessions per condition (their seeds would overlap)")
     position = {name: i for i, name in enumerate(CONDITIONS)}
-    jobs = [(name, i, args.seed0 + 1000 * position[name] + i, real)
+    jobs = [(name, i, args.seed0 + SEED_STRIDE * position[name] + i, real)
             for i in range(per) for name in order]
     started = time.perf_counter()
     if args.jobs > 1:

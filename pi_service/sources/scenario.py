@@ -187,14 +187,14 @@ class Script:
             margin = min(3.0, 0.25 * (lower_s - top_s))
             self.knock(self.u(top_s + margin, lower_s - margin))
 
-    def pitch_about_heel(self, start_s: float, duration_s: float, deg: float,
-                         shape: Shape = MIN_JERK) -> float:
+    def pitch_about_heel(self, start_s: float, duration_s: float, deg: float) -> float:
         """Toes up on flat ground: the foot turns about the heel, so the ball lifts."""
         self.pivot_z.move(start_s, duration_s,
-                          self.floor_z + self.lever_m * np.sin(max(0.0, -deg) * DEG), shape)
-        return self.pitch.move(start_s, duration_s, deg * DEG, shape)
+                          self.floor_z + self.lever_m * np.sin(max(0.0, -deg) * DEG))
+        return self.pitch.move(start_s, duration_s, deg * DEG)
 
     def partial(self) -> None:
+        """A half-hearted raise of 3-8°: too small to count, not nothing."""
         peak = self.u(3.0, 8.0)
         start, _, _, end = self.raise_heel(self.u(0.5, 1.5), self.u(0.0, 0.5),
                                            self.u(0.5, 1.5), peak, 0.0)
@@ -235,18 +235,18 @@ class Script:
         self.idle()
         self.fidgets.append(TrueFidget(0.0, max(self.now, self.settle.end_s), "settle"))
 
-    def hang_heel(self, hang_deg: float, hold_s: float, shape: Shape = MIN_JERK) -> None:
+    def hang_heel(self, hang_deg: float, hold_s: float) -> None:
         """On a step: lower the heel below step level and stay there (a stretch, a rest)."""
         start = self.now
         if abs(self.pitch.value + hang_deg * DEG) > 1e-9:
-            self.now = self.pitch.move(start, self.u(0.8, 1.8), -hang_deg * DEG, shape)
+            self.now = self.pitch.move(start, self.u(0.8, 1.8), -hang_deg * DEG)
         self.now += hold_s
         self.fidgets.append(TrueFidget(start, self.now, "heel_hang"))
 
-    def back_to_level(self, shape: Shape = MIN_JERK) -> None:
+    def back_to_level(self) -> None:
         """From hanging below the step back to standing level."""
         start = self.now
-        self.now = self.pitch.move(start, self.u(0.8, 1.8), 0.0, shape)
+        self.now = self.pitch.move(start, self.u(0.8, 1.8), 0.0)
         self.fidgets.append(TrueFidget(start, self.now, "heel_hang"))
 
     def walk(self, duration_s: float) -> None:
@@ -329,6 +329,7 @@ class Script:
             landing=landing, fast=up_s < FAST_RISE_S))
 
     def rep_style(self, plan: Plan) -> str:
+        """How the next rep is done: "tempo", "fast" or "mocap", in the plan's shares."""
         if plan.fast_fraction + plan.mocap_fraction <= 0:
             return "tempo"
         draw = self.rng.random()

@@ -47,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.transform import Rotation
 
 from pi_service.errors import InputError
-from pi_service.pipeline import CalibrationError, analyze
+from pi_service.pipeline import Analysis, CalibrationError, analyze
 from pi_service.samples import SampleBlock
 from pi_service.sources import perturb
 from pi_service.sources.activities import ACTIVITIES, LOCOMOTION
@@ -353,7 +353,7 @@ def _rushed(verdict: object) -> bool:
     return bool(flag) if flag is not None else str(verdict).startswith("too_fast")
 
 
-def _score_sets(score: Score, found_sets: list, truth: Truth, where: str) -> None:
+def _score_sets(into: Score, found_sets: list, truth: Truth, where: str) -> None:
     """Each true set against the found sets that overlap it most (a split set is summed)."""
     counted = [s for s in truth.sets if s.reps + s.holds > 0]
     owner: dict[int, list] = {id(s): [] for s in counted}
@@ -364,46 +364,49 @@ def _score_sets(score: Score, found_sets: list, truth: Truth, where: str) -> Non
     for true in counted:
         got = sum(f.reps + getattr(f, "holds", 0) for f in owner[id(true)])
         want = true.reps + true.holds
-        score.sets += 1
+        into.sets += 1
         exact = want <= got <= want + true.optional
-        score.sets_exact += exact
+        into.sets_exact += exact
         if not exact:
-            score.failures.append(f"{where}: set at {true.start_s:.0f} s counted {got}, "
+            into.failures.append(f"{where}: set at {true.start_s:.0f} s counted {got}, "
                                   f"truth {want}" + (f" (+{true.optional} optional)"
                                                      if true.optional else ""))
 
 
-def score(case: Case, result, where: str, score: Score) -> None:
-    """Compare what the detector found with the truth (None: nothing is a rep)."""
+def score(case: Case, result: Analysis, where: str, into: Score) -> None:
+    """Add to ``into`` how what the detector found compares with the truth.
+
+    A case without a truth is a real recording: nothing in it is a rep.
+    """
     found = list(result.reps)
     truth = case.truth
     true_reps = truth.reps if truth is not None else []
-    score.found_reps = len(found)
-    score.true_reps = sum(not r.optional for r in true_reps)
+    into.found_reps = len(found)
+    into.true_reps = sum(not r.optional for r in true_reps)
     pairs = _pairs(found, true_reps)
     matched = {f for f, _ in pairs}
     for f, t in pairs:
         rep, true = found[f], true_reps[t]
         if true.optional:
             continue
-        score.hits += 1
+        into.hits += 1
         for phase in PHASES:
             known = getattr(true, f"{phase}_known")
             value = getattr(rep, f"{phase}_s", None)
             if known and value is None:
-                score.unknown += 1
+                into.unknown += 1
             elif known:
                 shape = true.shape_down if phase == "down" else true.shape_up
-                score.errors.append((phase, shape, abs(value - getattr(true, f"{phase}_s"))))
+                into.errors.append((phase, shape, abs(value - getattr(true, f"{phase}_s"))))
     found_of = {t: f for f, t in pairs}
     for t, true in enumerate(true_reps):
         if true.fast and not true.optional:
-            score.fast += 1
+            into.fast += 1
             if t in found_of:
-                score.fast_found += 1
-                score.fast_flagged += _rushed(found[found_of[t]].verdict)
+                into.fast_found += 1
+                into.fast_flagged += _rushed(found[found_of[t]].verdict)
         if not true.optional and t not in found_of:
-            score.failures.append(f"{where}: missed the {true.style} rep at "
+            into.failures.append(f"{where}: missed the {true.style} rep at "
                                   f"{true.start_s:.1f} s ({true.shape_up}, up "
                                   f"{true.up_s:.2f} s, {true.base_deg:.0f}->"
                                   f"{true.peak_deg:.0f} deg)")
@@ -411,15 +414,15 @@ def score(case: Case, result, where: str, score: Score) -> None:
     for f, rep in enumerate(found):
         if f in matched:
             continue
-        score.false_reps += 1
+        into.false_reps += 1
         a, b = _span(rep)
         inside = truth is None or not truth.sets or any(
             n.start_s < b and n.end_s > a for n in negatives)
-        score.negative_reps += inside
+        into.negative_reps += inside
         what = "in a negative" if inside else "matching no true rep"
-        score.failures.append(f"{where}: false rep {what} at {a:.1f} s")
+        into.failures.append(f"{where}: false rep {what} at {a:.1f} s")
     if truth is not None:
-        _score_sets(score, list(result.sets), truth, where)
+        _score_sets(into, list(result.sets), truth, where)
 
 
 def run_one(job: tuple[str, int, int, list[str]]) -> Score:

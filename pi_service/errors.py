@@ -25,6 +25,10 @@ class InputError(HeelRaiseError, ValueError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {fault}")
 
+    def __reduce__(self) -> tuple:
+        # rebuilt from its parts (multiprocessing pickles errors raised in workers)
+        return type(self), (self.path, self.fault, self.line)
+
 
 class SensorError(HeelRaiseError, OSError):
     """The sensor is missing, is the wrong chip, or stopped answering."""

@@ -23,7 +23,7 @@ from .console import LiveConsole
 from .errors import ConfigError, HeelRaiseError, SensorError
 from .notify import sd_notify, watchdog_interval_s
 from .payloads import new_id
-from .pipeline import CalibrationError, Pipeline
+from .pipeline import Pipeline, SampleError
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
 from .protocol import Stage
 from .stages import load_stage
@@ -127,7 +127,7 @@ class Service:
 
             self.calibration = load_calibration(config.calibration)
         self.pipeline = self._new_pipeline()
-        self._calibrating = False
+        self._state = self.pipeline.state
         self.commands: queue.Queue = queue.Queue()
         self.running = True           # exercising (cmd start/stop)
         self.stopping = False         # shutting down (SIGTERM)
@@ -143,21 +143,27 @@ class Service:
         return Pipeline(self.stage, calibration, hold_stage=self.hold_stage)
 
     def _feed(self, block: Any) -> list[Event]:
-        """Feed the pipeline; live, a start without standing still means wait, not fail.
+        """Feed the pipeline; say so when it starts or stops waiting to calibrate.
 
-        A recording must start still, but a person may be walking to the step when
-        the service starts: self-calibration then starts afresh on later samples
-        until it finds a still second.
+        The pipeline itself waits for the first still standing (a person may be
+        walking to the step when the service starts) and for a raise that shows which
+        way is up; the status topic carries what it is doing.
         """
         try:
             events = self.pipeline.feed(block)
-        except CalibrationError:
-            if not self._calibrating:
-                log.info("waiting for a second of standing still to calibrate")
-                self._calibrating = True
+        except SampleError as exc:
+            # a source whose clock stepped back: start afresh rather than stop the coach
+            log.warning("%s; starting the pipeline afresh", exc)
+            self._close_session()
             self.pipeline = self._new_pipeline()
             return []
-        self._calibrating = False
+        state = self.pipeline.state
+        if state != self._state:
+            self._state = state
+            log.info({"calibrating": "waiting for a second of standing still to calibrate",
+                      "learning": "calibrated; the first raise will show which way is up",
+                      "ready": "calibrated and ready"}[state])
+            self._status()
         return events
 
     # -- commands (queued from paho's thread, applied in the loop) ----------------
@@ -213,10 +219,7 @@ class Service:
 
     def _close_session(self) -> None:
         """Close the open rep and set, so nothing done is lost."""
-        try:
-            self._dispatch(self.pipeline.finish())
-        except CalibrationError:
-            pass    # never calibrated: there is no rep or set to close
+        self._dispatch(self.pipeline.finish())
 
     def _status(self) -> None:
         if self.publisher is not None:

@@ -11,24 +11,28 @@ from pi_service.pipeline.filter import StreamingLowPass
 
 @pytest.mark.parametrize("order, block", [(2, 1), (2, 7), (4, 10), (4, 333)])
 def test_blocks_give_what_sosfilt_gives_on_the_whole_signal(order, block):
-    low = StreamingLowPass(100.0, order=order)
-    t = np.arange(2000) / 100.0
+    low = StreamingLowPass(100.0, 3.0, order=order)
     x = np.random.default_rng(order + block).normal(size=(2000, 3))
-    out = np.concatenate([low(t[i:i + block], x[i:i + block]) for i in range(0, 2000, block)])
+    out = np.concatenate([low(x[i:i + block]) for i in range(0, 2000, block)])
     # it starts settled on the first sample, as if that value had always been there
     zi = sosfilt_zi(low.sos)[:, :, None] * x[0][None, None, :]
     whole, _ = sosfilt(low.sos, x, axis=0, zi=zi)
     np.testing.assert_allclose(out, whole, atol=1e-12)
 
 
-def test_dropped_samples_are_bridged_not_squeezed():
-    t = np.arange(300) / 100.0
-    x = np.minimum(np.maximum(t - 1.0, 0.0), 1.0)[:, None] * np.ones(3)   # a 1 s ramp
-    keep = np.ones(300, bool)
-    keep[150:153] = False                   # three samples lost mid-ramp
-    full = StreamingLowPass(100.0)(t, x)
-    gappy = StreamingLowPass(100.0)(t[keep], x[keep])
-    # the bridge is a straight line, as the ramp was: the output is as if nothing was lost
-    np.testing.assert_allclose(gappy, full[keep], atol=1e-9)
-    squeezed = StreamingLowPass(100.0)(np.arange(keep.sum()) / 100.0, x[keep])
-    assert np.abs(squeezed - full[keep]).max() > 1e-3
+def test_a_restart_forgets_the_past_and_settles_on_the_next_sample():
+    low = StreamingLowPass(100.0, 3.0)
+    low(np.full((500, 3), 5.0))
+    low.restart()
+    out = low(np.full((50, 3), -1.0))
+    np.testing.assert_allclose(out, -1.0, atol=1e-12)   # no trace of the 5.0 before
+
+
+def test_the_delay_is_the_low_frequency_group_delay():
+    low = StreamingLowPass(100.0, 3.0)
+    assert low.delay_s == pytest.approx(0.225 / 3.0, rel=0.05)     # DESIGN: 2nd order
+    t = np.arange(3000) / 100.0
+    ramp = np.clip(t - 5.0, 0.0, None)[:, None] * np.ones(3)          # a slow ramp
+    out = low(ramp)
+    # late in the ramp the output trails the input by the delay
+    assert ramp[2000, 0] - out[2000, 0] == pytest.approx(low.delay_s, rel=0.02)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .events import (
     Event,
+    Gap,
     Hold,
     PaceWarning,
     Partial,
@@ -27,10 +28,13 @@ from .events import (
 if TYPE_CHECKING:
     from .analysis import Analysis, analyze
     from .calibration import Calibration, CalibrationError
+    from .condition import SampleError
     from .live import Pipeline
+    from .params import DetectorParams
 
 _LAZY = {"Analysis": ".analysis", "analyze": ".analysis", "Calibration": ".calibration",
-         "CalibrationError": ".calibration", "Pipeline": ".live"}
+         "CalibrationError": ".calibration", "Pipeline": ".live", "DetectorParams": ".params",
+         "SampleError": ".condition"}
 
 
 def __getattr__(name: str) -> object:
@@ -40,6 +44,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Analysis", "Calibration", "CalibrationError", "Event", "Hold", "PaceWarning", "Partial",
-    "Phase", "PhaseChange", "Pipeline", "Rep", "SetSummary", "Verdict", "analyze",
+    "Analysis", "Calibration", "CalibrationError", "DetectorParams", "Event", "Gap", "Hold",
+    "PaceWarning", "Partial", "Phase", "PhaseChange", "Pipeline", "Rep", "SampleError",
+    "SetSummary", "Verdict", "analyze",
 ]

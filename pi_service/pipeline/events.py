@@ -19,6 +19,7 @@ class Phase(StrEnum):
     TOP = "top"
     LOWERING = "lowering"
     HEEL_DROP = "heel_drop"
+    DISTURBED = "disturbed"   # walking, stairs, a stumble: no raise until still again
 
 
 class Verdict(StrEnum):
@@ -57,21 +58,28 @@ class PaceWarning:
 
 @dataclass(frozen=True)
 class Rep:
-    """One counted heel raise, with onset/offset phase boundaries on the sensor clock."""
+    """One counted heel raise, with onset/offset phase boundaries on the sensor clock.
 
-    index: int          # 1-based within the session
-    start_s: float      # heel starts to rise
-    top_s: float        # rise ends (top reached)
-    lower_s: float      # lowering starts
-    end_s: float        # back at rest (after any heel drop)
-    up_s: float
-    hold_s: float
-    down_s: float
+    A boundary a gap hid is None (unknown), as is every duration that needs it:
+    a rep whose top was seen counts, but nothing about it is invented.
+    """
+
+    index: int                # 1-based within the session
+    start_s: float | None     # heel starts to rise
+    top_s: float | None       # rise ends (top reached)
+    lower_s: float | None     # lowering starts
+    end_s: float | None       # back at rest (after any heel drop)
+    up_s: float | None
+    hold_s: float | None
+    down_s: float | None
     peak_deg: float
-    bottom_deg: float   # lowest pitch after the top; negative = heel drop below level
-    height_cm: float    # estimated heel-rise height at the top
+    bottom_deg: float | None  # lowest pitch after the top; negative = heel drop below level
+    height_cm: float          # estimated heel-rise height at the top
     verdict: Verdict
     faults: tuple[Verdict, ...] = ()   # every fault found; verdict is the headline
+    span_s: tuple[float, float] = (0.0, 0.0)   # first and last sample of the movement
+    gaps: int = 0             # gaps inside the movement
+    knocks: int = 0           # impacts at the top that did not end the rep
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -131,4 +139,20 @@ class SetSummary:
         return d
 
 
-Event = PhaseChange | PaceWarning | Rep | Partial | Hold | SetSummary
+@dataclass(frozen=True)
+class Gap:
+    """Samples missing from ``start_s`` to ``end_s`` (the samples either side).
+
+    Up to a second is bridged: a rep whose top was seen still counts. A longer
+    gap restarts the pipeline after it (``restarted``).
+    """
+
+    start_s: float
+    end_s: float
+    restarted: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+Event = PhaseChange | PaceWarning | Rep | Partial | Hold | SetSummary | Gap

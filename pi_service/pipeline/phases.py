@@ -1,62 +1,40 @@
-"""The phase state machine: rest, rising, top, lowering, heel drop — and what each raise was.
+"""The phase state machine: rest, rising, top, lowering, heel drop, disturbed.
 
 Live, it follows the filtered pitch and reports phase changes as soon as they
-are clear. When a movement is back at rest it looks at the whole of it again
-and fits onsets and offsets (see :mod:`.tempo`), then reports a rep, a
+are clear. When a movement is back at rest it hands the whole of it to
+:func:`.fit.fit_raise`, which finds onsets and offsets, and reports a rep, a
 partial or a hold. Thresholds are shares of the person's usual raise, so a
-small foot or a shallow raiser is judged on their own scale; walking and
-impacts are recognised by the acceleration magnitude leaving 1 g.
+small foot or a shallow raiser is judged on their own scale.
 
-Block-size invariance: every decision is made at a particular sample from
-that sample and state carried from earlier samples. Blocks are only scanned
-with numpy for the next sample at which a decision changes, so the Python
-work per sample stays small.
+What is not a raise is told apart by what it is, not by |a| leaving 1 g (a
+quick raise swings it from 0.6 to 1.25 g): free fall (hops, jumps, running),
+an impact while rising or with the foot turned toes-up (heel strikes of
+walking and stairs, a foot landing on the next step), a turn no ankle makes. A
+knock while holding the top is only counted; a thud as the heel lands ends the
+lowering. After a disturbance the foot must be still again before anything
+counts.
+
+Block-size invariance: every decision is made at a particular sample from that
+sample and state carried from earlier samples. Blocks are only scanned with
+numpy for the next sample at which a decision changes, so the Python work per
+sample stays small.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..protocol import Stage
-from .events import Event, Hold, PaceWarning, Partial, Phase, PhaseChange, Rep, Verdict
+from .events import Event, Gap, Hold, PaceWarning, Partial, Phase, PhaseChange, Rep, Verdict
+from .fit import fit_raise
+from .params import DetectorParams
+from .pitch import Frame
 from .sets import SetTracker
-from .tempo import (
-    HIGH_SHARE,
-    LOW_SHARE,
-    crossing_s,
-    hold_verdict,
-    predicted_up_s,
-    rep_faults,
-    stroke_times,
-)
+from .tempo import hold_verdict, predicted_up_s, rep_faults
 
-# Shares of the person's typical raise (peak minus rest, degrees)
-ON_SHARE = 0.1          # leaving rest upward: a movement starts
-COUNT_SHARE = 0.45      # a raise below this is a partial, not a rep
-DROP_SHARE = 0.2        # below the top by this much (and moving down): lowering
-HEEL_DROP_SHARE = 0.1   # below rest by this much while lowering: a heel drop
-RETURN_SHARE = 0.25     # back within this share of the drop depth: returned to level
-SETTLE_SHARE = 0.25     # within this share of the raise above rest: lowering can end
-PACE_SHARE = 1.0 / 3.0  # the pace over this first share of the range predicts the rise time
-# Per second, as shares of the typical raise
-LOWER_SPEED_SHARE = 0.1  # moving down at least this fast: not just sagging at the top
-STILL_SPEED_SHARE = 0.1  # slower than this counts as still
-# Shares of the phase's own peak speed
-TOP_SPEED_SHARE = 0.2    # the rise has slowed to this share of its peak speed: at the top
-SETTLE_SPEED_SHARE = 0.15
-# Times
-MIN_RISE_S = 0.1         # a rise lasts at least this long before it can top out
-TOP_SEARCH_S = 1.0       # plateau searched for the top of the rise / start of the lowering
-MIN_PLATEAU_S = 0.3      # a shorter hold has no plateau level worth measuring
-QUIET_S = 1.0            # still this long after walking or a tap: back at rest
-HOLD_S = 10.0            # a top held at least this long is an isometric hold
-LOOKBACK_S = 4.0         # history kept before a movement, for its onset
-VELOCITY_LAG_S = 0.1     # pitch rate from the difference over this interval
-TYPICAL_OF_LAST = 20     # the typical raise is the upper quartile of this many recent ones
 TRIM_BLOCKS = 64         # history is trimmed once it holds this many blocks
 
 
@@ -66,9 +44,10 @@ class _Movement:
 
     rest_deg: float
     detect_s: float
-    on_s: float
+    on_s: float                    # NaN: lowered below rest, no raise (yet)
     peak_deg: float
     peak_speed_dps: float
+    seen_deg: float = -math.inf    # highest pitch among measured samples
     top_detect_s: float = math.nan
     lower_detect_s: float = math.nan
     low_deg: float = math.inf
@@ -76,6 +55,9 @@ class _Movement:
     return_speed_dps: float = 0.0
     paced: bool = False
     moved_s: float = -math.inf     # last time the pitch was moving (from the top on)
+    settled_s: float = math.nan    # when the lowering seemed over (confirmed a little later)
+    gaps: int = 0
+    knocks: int = 0
 
 
 class PhaseDetector:
@@ -85,56 +67,53 @@ class PhaseDetector:
     ----------
     stage : Stage
         Tempo targets for verdicts and the rest that separates sets.
+    params : DetectorParams
     typical_deg : float
         The person's usual raise (peak above rest) before any is seen.
     learned : bool
         Whether ``typical_deg`` is the person's own (a calibration) or a prior.
     hold_range_s : (min, max or None)
         The isometric hold range holds are judged against.
-    rate_hz : float
-        Nominal sample rate (sets the lag of the pitch-rate estimate).
-    delay_s : float
-        Low-pass group delay, taken off every reported boundary.
     lever_cm : float
         Heel to the ball of the foot, for rise heights.
-    on_first_raise : callable
-        Called with the gravity samples of the first counted raise (axis refinement);
-        returns the new gravity-to-pitch function for the samples after it.
+    delay_s : float
+        Lag of the live pitch behind the movement (the causal low-pass).
     """
 
-    def __init__(self, stage: Stage, typical_deg: float, learned: bool,
-                 hold_range_s: tuple[float, float | None], rate_hz: float, delay_s: float,
-                 lever_cm: float,
-                 on_first_raise: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]],
-                 ) -> None:
+    def __init__(self, stage: Stage, params: DetectorParams, typical_deg: float, learned: bool,
+                 hold_range_s: tuple[float, float | None], lever_cm: float,
+                 delay_s: float) -> None:
         self.stage = stage
+        self.params = params
         self.sets = SetTracker(stage)
         self.hold_range_s = hold_range_s
-        self.delay_s = delay_s
         self.lever_cm = lever_cm
-        self._on_first_raise = on_first_raise
+        self.delay_s = delay_s
         self._raises: list[float] = [typical_deg] if learned else []
         self.typical_deg = typical_deg
-        """The person's usual raise: upper quartile of the recent counted ones."""
-        self._state = Phase.REST
-        self._disturbed = False
-        self._busy_s = -math.inf
-        self._rest_deg = 0.0
-        self._rest_since_s = -math.inf   # when the last movement was over
-        self._axis_refined = False
-        self._move: _Movement | None = None
-        self._lag = max(1, round(VELOCITY_LAG_S * rate_hz))
-        self._tail_t: np.ndarray | None = None
-        self._tail_p: np.ndarray | None = None
-        self._history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        """The person's usual raise: the median of the recent counted ones."""
+        self._lag = max(1, round(params.velocity_lag_s * params.rate_hz))
+        self._impact_lag = max(1, round(params.impact_lead_s * params.rate_hz))
+        self._fit_tail: np.ndarray | None = None
         self._rep_index = 0
         self._events: list[Event] = []
+        self._history: list[tuple[np.ndarray, ...]] = []
+        self._tail_t: np.ndarray | None = None
+        self._tail_p: np.ndarray | None = None
+        self._last_end_s = -math.inf    # when the last counted movement ended
+        self._rest_since_s = -math.inf  # no fit reaches back past this
+        self._state = Phase.DISTURBED
+        self._move: _Movement | None = None
+        self._rest_deg = 0.0
+        self._busy_s = -math.inf
+        self._quiet_s = params.settle_s
         self._handlers = {
             Phase.REST: self._rest,
             Phase.RISING: self._rising,
             Phase.TOP: self._top,
             Phase.LOWERING: self._lowering,
             Phase.HEEL_DROP: self._heel_drop,
+            Phase.DISTURBED: self._disturbance,
         }
 
     @property
@@ -145,18 +124,36 @@ class PhaseDetector:
     def learned(self) -> bool:
         return bool(self._raises)
 
+    @property
+    def _count_deg(self) -> float:
+        """A raise this far above rest counts: a share of the usual one, but a shallow
+        raise of ``count_max_deg`` always does, however big the usual one is."""
+        return min(self.params.count_share * self.typical_deg, self.params.count_max_deg)
+
     # -- streaming ------------------------------------------------------------------------
 
-    def process(self, t: np.ndarray, p: np.ndarray, loud: np.ndarray,
-                gravity: np.ndarray) -> list[Event]:
-        """Run the state machine over a block of filtered samples; returns the events."""
+    def process(self, frame: Frame) -> list[Event]:
+        """Run the state machine over a frame of pitch samples; returns the events."""
         self._events = events = []
-        self._history.append((t, p, gravity))
+        if frame.fresh:
+            # a new frame of reference: what came before cannot be measured against it
+            self._history = []
+            self._tail_t = self._fit_tail = None
+            self._reset(float(frame.t[0]))
+        t, p = frame.t, frame.pitch_deg
+        self._history.append((t, frame.fit_deg, frame.known, frame.fused))
         k = self._lag
         if self._tail_t is None:
-            self._tail_t = t[0] - VELOCITY_LAG_S * np.arange(k, 0, -1) / k
+            self._tail_t = t[0] - self.params.velocity_lag_s * np.arange(k, 0, -1) / k
             self._tail_p = np.full(k, p[0])
-        self._t, self._p, self._loud, self._gravity = t, p, loud, gravity
+        self._t, self._p, self._known = t, p, frame.known
+        self._impact, self._flight, self._fused = frame.impact, frame.flight, frame.fused
+        # the unfiltered pitch a moment before each sample: where the foot was when a
+        # jolt came (the jolt itself bends the pitch, and the live pitch lags)
+        lag = self._impact_lag
+        before = np.concatenate((self._fit_tail, frame.fit_deg)) if self._fit_tail is not None \
+            else np.concatenate((np.full(lag, frame.fit_deg[0]), frame.fit_deg))
+        self._before, self._fit_tail = before[:len(t)], before[-lag:]
         self._v = self._ext_t = self._ext_p = None
         self._prev_tail = self._tail_t, self._tail_p
         if len(t) >= k:
@@ -173,26 +170,45 @@ class PhaseDetector:
             if i >= stop:
                 self._close_set()
                 continue
-            i = self._step(i, stop)
+            i = self._handlers[self._state](i, stop)
         self._trim(float(t[-1]))
         return events
 
+    def gap(self, gap: Gap) -> list[Event]:
+        """A gap in the samples: reported; a long one cuts what was in progress."""
+        self._events = events = [gap]
+        if self._move is not None:
+            self._move.gaps += 1
+        if gap.restarted:
+            self._cut(gap.start_s)
+            self._tail_t = self._fit_tail = None
+        return events
+
     def finish(self) -> list[Event]:
-        """End of stream: a raise already on its way down is completed, the open set closed."""
+        """End of stream: a raise whose top was seen is completed, the open set closed."""
         self._events = events = []
-        if self._move is not None and self._state in (Phase.LOWERING, Phase.HEEL_DROP) \
-                and self._history:
-            t_end = float(self._history[-1][0][-1])
-            p_end = float(self._history[-1][1][-1])
-            self._complete(None, t_end, p_end, heel_drop=self._state == Phase.HEEL_DROP)
-        if self._state != Phase.REST:
-            self._enter(Phase.REST, float(self._history[-1][0][-1]),
-                        float(self._history[-1][1][-1]))
-        self._move = None
+        if self._history:
+            self._cut(float(self._history[-1][0][-1]), announce=False)
         summary = self.sets.close()
         if summary is not None:
             events.append(summary)
         return events
+
+    def _cut(self, t_s: float, announce: bool = True) -> None:
+        """The samples stop at ``t_s``: finish what can be, then wait for rest again."""
+        m = self._move
+        if m is not None and self._state in (Phase.TOP, Phase.LOWERING, Phase.HEEL_DROP):
+            self._complete(t_s, heel_drop=self._state == Phase.HEEL_DROP, cut=True)
+        self._reset(t_s, announce)
+
+    def _reset(self, t_s: float, announce: bool = True) -> None:
+        if announce and self._state != Phase.DISTURBED and self._history:
+            self._events.append(PhaseChange(float(t_s), Phase.DISTURBED,
+                                            float(self._history[-1][1][-1])))
+        self._state = Phase.DISTURBED
+        self._move = None
+        self._busy_s = t_s
+        self._quiet_s = self.params.settle_s
 
     def _extend(self) -> None:
         """The block with the previous block's last samples in front (for rates, crossings)."""
@@ -211,74 +227,99 @@ class PhaseDetector:
             self._v = (ext_p[k:] - ext_p[:-k]) / (ext_t[k:] - ext_t[:-k])
         return self._v
 
-    def _step(self, i: int, stop: int) -> int:
-        if self._disturbed:
-            return self._disturbance(i, stop)
-        return self._handlers[self._state](i, stop)
-
-    def _enter(self, phase: Phase, t_s: float, pitch_deg: float) -> None:
+    def _enter(self, phase: Phase, j: int) -> None:
         self._state = phase
-        self._events.append(PhaseChange(float(t_s), phase, float(pitch_deg)))
+        self._events.append(PhaseChange(float(self._t[j]), phase, float(self._p[j])))
 
     def _settle(self, j: int) -> None:
         """The foot came to rest somewhere new without a raise (a weight shift): rest there."""
         self._move = None
         self._rest_deg = float(self._p[j])
-        self._enter(Phase.REST, self._t[j], self._p[j])
+        self._enter(Phase.REST, j)
 
     def _disturb(self, j: int) -> None:
-        """Walking, a tap or a stumble: drop any raise in progress, wait for stillness."""
-        if self._state != Phase.REST:
-            self._enter(Phase.REST, self._t[j], self._p[j])
+        """Walking, a hop, a stumble: drop any raise in progress, wait for stillness."""
         self._move = None
-        self._disturbed = True
+        if self._state != Phase.DISTURBED:
+            self._enter(Phase.DISTURBED, j)
         self._busy_s = float(self._t[j])
+        self._quiet_s = self.params.quiet_s
+
+    def _jolted(self, i: int, stop: int) -> np.ndarray:
+        return self._impact[i:stop] | self._flight[i:stop]
 
     # -- states ---------------------------------------------------------------------------
 
     def _rest(self, i: int, stop: int) -> int:
         p = self._p[i:stop]
-        on = ON_SHARE * self.typical_deg
+        on = self.params.on_share * self.typical_deg
         b = self._rest_deg
-        hits = np.flatnonzero((np.abs(p - b) > on) | self._loud[i:stop])
+        # the ringing of a heel that just landed is not a new jolt
+        landing = self._t[i:stop] < self._last_end_s + self.params.landing_grace_s
+        jolt = self._flight[i:stop] | (self._impact[i:stop] & ~landing)
+        up = p - b > on
+        if up.any():
+            # still coming down (the live pitch lags a heel that has landed) is not rising
+            up &= self.v[i:stop] > 0.0
+        hits = np.flatnonzero(up | (p - b < -on) | jolt)
         if len(hits) == 0:
             return stop
         j = i + int(hits[0])
-        if self._loud[j] or self._p[j] < b:
+        if jolt[j - i]:
             self._disturb(j)
-            return j + 1
+        elif up[j - i]:
+            self._start(j, b)
+        else:
+            # the heel lowered below where it rested (off a step): no raise yet
+            self._move = _Movement(rest_deg=b, detect_s=float(self._t[j]), on_s=math.nan,
+                                   peak_deg=b, peak_speed_dps=0.0, low_deg=float(self._p[j]),
+                                   moved_s=float(self._t[j]))
+            self._enter(Phase.HEEL_DROP, j)
+        return j + 1
+
+    def _start(self, j: int, b: float) -> None:
+        """The pitch left rest upward at sample ``j``: a raise may be starting."""
+        on = self.params.on_share * self.typical_deg
         self._extend()
         e = j + self._lag
         on_s = _interpolate(self._ext_t[e - 1], self._ext_p[e - 1], self._ext_t[e],
                             self._ext_p[e], b + on)
         self._move = _Movement(rest_deg=b, detect_s=float(self._t[j]), on_s=on_s,
                                peak_deg=float(self._p[j]), peak_speed_dps=0.0)
-        self._enter(Phase.RISING, self._t[j], self._p[j])
-        return j + 1
+        self._enter(Phase.RISING, j)
+
+    def _seen(self, i: int, end: int) -> None:
+        """Keep the highest measured pitch (a gap's bridged samples do not count)."""
+        known = self._known[i:end]
+        if known.any():
+            self._move.seen_deg = max(self._move.seen_deg, float(self._p[i:end][known].max()))
 
     def _rising(self, i: int, stop: int) -> int:
-        m = self._move
+        m, prm = self._move, self.params
         t, p, v = self._t[i:stop], self._p[i:stop], self.v[i:stop]
         b, typical = m.rest_deg, self.typical_deg
         peak_speed = np.maximum(np.maximum.accumulate(v), m.peak_speed_dps)
-        topped = (v < TOP_SPEED_SHARE * peak_speed) & (t >= m.detect_s + MIN_RISE_S)
-        fell = p < b + 0.5 * ON_SHARE * typical
-        hits = np.flatnonzero(topped | fell | self._loud[i:stop])
+        topped = (v < prm.top_speed_share * peak_speed) & (t >= m.detect_s + prm.min_rise_s)
+        fell = p < b + 0.5 * prm.on_share * typical
+        too_far = p > b + prm.max_raise_deg
+        jolt = self._jolted(i, stop)
+        hits = np.flatnonzero(topped | fell | too_far | jolt)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         if not m.paced and self.stage.min_up_s is not None:
-            self._pace(i, end, b + PACE_SHARE * typical, typical)
+            self._pace(i, end, b + prm.pace_share * typical, typical)
         m.peak_deg = max(m.peak_deg, float(self._p[i:end].max()))
         m.peak_speed_dps = float(peak_speed[end - 1 - i])
+        self._seen(i, end)
         if len(hits) == 0:
             return stop
         j = end - 1
-        if self._loud[j]:
+        if jolt[j - i] or too_far[j - i]:
             self._disturb(j)
         elif fell[j - i]:
             self._settle(j)
         else:
             m.top_detect_s = m.moved_s = float(self._t[j])
-            self._enter(Phase.TOP, self._t[j], self._p[j])
+            self._enter(Phase.TOP, j)
         return end
 
     def _shifted(self, t: np.ndarray, p: np.ndarray, v: np.ndarray
@@ -288,14 +329,14 @@ class PhaseDetector:
         Returns (last time moving, settled) per sample, or Nones once the movement is
         too big to be a shift (its peak only grows, so that never changes back).
         """
-        m = self._move
+        m, prm = self._move, self.params
         typical = self.typical_deg
-        if m.peak_deg - m.rest_deg >= COUNT_SHARE * typical:
+        if m.peak_deg - m.rest_deg >= self._count_deg:
             return None, None
         moved = np.maximum.accumulate(
-            np.where(np.abs(v) > STILL_SPEED_SHARE * typical, t, m.moved_s))
+            np.where(np.abs(v) > prm.still_speed_share * typical, t, m.moved_s))
         travel = np.maximum(np.maximum.accumulate(p), m.peak_deg) - m.rest_deg
-        return moved, (t - moved >= QUIET_S) & (travel < COUNT_SHARE * typical)
+        return moved, (t - moved >= prm.quiet_s) & (travel < self._count_deg)
 
     def _pace(self, i: int, end: int, level: float, typical: float) -> None:
         """Warn mid-rise when the pace so far predicts a rushed rise."""
@@ -308,109 +349,169 @@ class PhaseDetector:
         e = i + int(hits[0]) + self._lag
         third_s = _interpolate(self._ext_t[e - 1], self._ext_p[e - 1], self._ext_t[e],
                                self._ext_p[e], level)
-        up_s = predicted_up_s(m.on_s, third_s, ON_SHARE, PACE_SHARE)
+        up_s = predicted_up_s(m.on_s, third_s, self.params.on_share, self.params.pace_share)
         if up_s < self.stage.min_up_s:
             self._events.append(PaceWarning(float(self._ext_t[e]), up_s, self.stage.min_up_s))
 
     def _top(self, i: int, stop: int) -> int:
-        m = self._move
+        m, prm = self._move, self.params
         t, p = self._t[i:stop], self._p[i:stop]
         typical = self.typical_deg
         peak = np.maximum(np.maximum.accumulate(p), m.peak_deg)
         travel = peak - m.rest_deg
-        lowering = p < peak - DROP_SHARE * travel
-        small = m.peak_deg - m.rest_deg < COUNT_SHARE * typical
+        lowering = p < peak - prm.drop_share * travel
+        small = m.peak_deg - m.rest_deg < self._count_deg
         if small or lowering.any():   # the rate is only needed then: skip it on a still top
             v = self.v[i:stop]
-            lowering &= v < -LOWER_SPEED_SHARE * travel
+            lowering &= v < -prm.lower_speed_share * travel
             moved, shifted = self._shifted(t, p, v)
         else:
             moved = shifted = None
-        exits = lowering | self._loud[i:stop]
+        too_long = t > m.detect_s + prm.max_movement_s
+        exits = lowering | self._flight[i:stop] | too_long
         if shifted is not None:
             exits |= shifted
         hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         if not m.paced and self.stage.min_up_s is not None:   # a rise that paused early
-            self._pace(i, end, m.rest_deg + PACE_SHARE * typical, typical)
+            self._pace(i, end, m.rest_deg + prm.pace_share * typical, typical)
         m.peak_deg = float(peak[end - 1 - i])
+        m.knocks += int(np.count_nonzero(np.diff(self._impact[i:end].astype(np.int8),
+                                                 prepend=0) == 1))
+        self._seen(i, end)
         if moved is not None:
             m.moved_s = float(moved[end - 1 - i])
         if len(hits) == 0:
             return stop
         j = end - 1
-        if self._loud[j]:
+        if self._flight[j] or too_long[j - i]:
             self._disturb(j)
         elif shifted is not None and shifted[j - i]:
             self._settle(j)
         else:
             m.lower_detect_s = float(self._t[j])
-            self._enter(Phase.LOWERING, self._t[j], self._p[j])
+            self._enter(Phase.LOWERING, j)
         return end
 
     def _lowering(self, i: int, stop: int) -> int:
-        m = self._move
-        p, v = self._p[i:stop], self.v[i:stop]
+        m, prm = self._move, self.params
+        t, p, v = self._t[i:stop], self._p[i:stop], self.v[i:stop]
         b = m.rest_deg
+        travel = m.peak_deg - b
+        on = prm.on_share * self.typical_deg
+        below = b - prm.heel_drop_share * self.typical_deg
+        low = np.minimum(np.minimum.accumulate(p), m.low_deg)
         low_speed = np.minimum(np.minimum.accumulate(v), m.low_speed_dps)
-        dropped = p < b - HEEL_DROP_SHARE * self.typical_deg
-        settled = (v > SETTLE_SPEED_SHARE * low_speed) & (
-            p < b + SETTLE_SHARE * (m.peak_deg - b))
-        hits = np.flatnonzero(dropped | settled | self._loud[i:stop])
+        dropped = p < below
+        if math.isnan(m.settled_s):
+            ended = (v > prm.settle_speed_share * low_speed) & (
+                p < b + prm.settle_share * travel)
+        else:   # it stays there (and does not go on below rest): the lowering is over
+            ended = t >= m.settled_s + prm.settle_confirm_s
+        # up again before it came down: the next raise began without a pause at rest
+        rebound = (low < b + prm.settle_share * travel) & (p > low + on) & (v > 0.0)
+        impact = self._impact[i:stop]
+        # the heel landing at level; an impact with the toes up is a heel strike (walking)
+        before = self._before[i:stop]
+        strike = np.where(self._fused[i:stop], prm.heel_strike_deg, prm.heel_strike_accel_deg)
+        landed = impact & (before >= b - strike) & (before < b + prm.landing_share * travel)
+        jolt = self._flight[i:stop] | (impact & ~landed)
+        exits = dropped | ended | landed | jolt | rebound
+        moved = None
+        if travel < self._count_deg:
+            # a small movement that stops on its way down: a weight shift, rest there
+            moved = np.maximum.accumulate(np.where(
+                np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
+            exits |= t - moved >= prm.quiet_s
+        hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_speed_dps = float(low_speed[end - 1 - i])
+        m.low_deg = float(low[end - 1 - i])
+        if moved is not None:
+            m.moved_s = float(moved[end - 1 - i])
         if len(hits) == 0:
             return stop
-        j = end - 1
-        if self._loud[j]:
+        j, k = end - 1, end - 1 - i
+        if jolt[k]:
             self._disturb(j)
-        elif dropped[j - i]:
-            m.low_deg = float(self._p[j])
-            self._enter(Phase.HEEL_DROP, self._t[j], self._p[j])
+        elif dropped[k]:
+            m.settled_s = math.nan
+            self._enter(Phase.HEEL_DROP, j)
+        elif landed[k] or (ended[k] and not math.isnan(m.settled_s)):
+            self._complete(float(self._t[j]), heel_drop=False)
+            self._enter(Phase.REST, j)
+        elif ended[k]:
+            m.settled_s = float(self._t[j])
+        elif rebound[k]:
+            self._complete(float(self._t[j]), heel_drop=False)
+            self._start(j, m.low_deg)
         else:
-            self._complete(j, self._t[j], self._p[j], heel_drop=False)
+            self._settle(j)
         return end
 
     def _heel_drop(self, i: int, stop: int) -> int:
-        m = self._move
-        p, loud = self._p[i:stop], self._loud[i:stop]
+        m, prm = self._move, self.params
+        p, jolt = self._p[i:stop], self._jolted(i, stop)
         b = m.rest_deg
         low = np.minimum(np.minimum.accumulate(p), m.low_deg)
+        raised = not math.isnan(m.on_s)   # below rest after a raise, or before any
         # the return's peak speed comes halfway up, so its speed is only tracked from there
         # (and not computed at all while the heel is down at the bottom)
         halfway = p > b - 0.5 * (b - low)
-        if not halfway.any() and not loud.any():
+        if not halfway.any() and not jolt.any():
             m.low_deg = float(low[-1])
-            return stop
+            if raised:
+                return stop
         v = self.v[i:stop]
         back_speed = np.maximum(np.maximum.accumulate(np.where(halfway, v, 0.0)),
                                 m.return_speed_dps)
-        back = (p > b - RETURN_SHARE * (b - low)) & (v < SETTLE_SPEED_SHARE * back_speed)
-        hits = np.flatnonzero(back | loud)
+        back = (p > b - prm.return_share * (b - low)) & (v < prm.settle_speed_share * back_speed)
+        exits = back | jolt
+        if not raised:
+            # lowered from rest without a raise: it may rise from here, or rest down there
+            moved = np.maximum.accumulate(np.where(
+                np.abs(v) > prm.still_speed_share * self.typical_deg, self._t[i:stop],
+                m.moved_s))
+            rested = self._t[i:stop] - moved >= prm.settle_s
+            rising = p > b + prm.on_share * self.typical_deg
+            exits = exits | rested | rising
+        hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_deg = float(low[end - 1 - i])
         m.return_speed_dps = float(back_speed[end - 1 - i])
+        if not raised:
+            m.moved_s = float(moved[end - 1 - i])
         if len(hits) == 0:
             return stop
         j = end - 1
-        if self._loud[j]:
+        if jolt[j - i]:
             self._disturb(j)
+        elif not raised:
+            if rising[j - i]:
+                self._start(j, b)
+            elif rested[j - i]:
+                self._settle(j)
+            else:
+                self._move = None
+                self._enter(Phase.REST, j)
         else:
-            self._complete(j, self._t[j], self._p[j], heel_drop=True)
+            self._complete(float(self._t[j]), heel_drop=True)
+            self._enter(Phase.REST, j)
         return end
 
     def _disturbance(self, i: int, stop: int) -> int:
         t = self._t[i:stop]
-        still = STILL_SPEED_SHARE * self.typical_deg
-        busy = self._loud[i:stop] | (np.abs(self.v[i:stop]) > still)
+        still = self.params.still_speed_share * self.typical_deg
+        busy = self._jolted(i, stop) | (np.abs(self.v[i:stop]) > still) | ~self._known[i:stop]
         busy_s = np.maximum.accumulate(np.where(busy, t, self._busy_s))
-        hits = np.flatnonzero(t - busy_s >= QUIET_S)
+        hits = np.flatnonzero(t - busy_s >= self._quiet_s)
         if len(hits) == 0:
             self._busy_s = float(busy_s[-1])
             return stop
         j = i + int(hits[0])
-        self._disturbed = False
         self._rest_deg = float(self._p[j])
+        self._rest_since_s = float(self._t[j]) - self._quiet_s
+        self._enter(Phase.REST, j)
         return j + 1
 
     # -- a finished movement --------------------------------------------------------------
@@ -420,101 +521,76 @@ class PhaseDetector:
         if summary is not None:
             self._events.append(summary)
 
-    def _complete(self, j: int | None, t_s: float, pitch_deg: float, heel_drop: bool) -> None:
-        """Back at rest: fit the boundaries of the whole movement and report what it was."""
-        m = self._move
+    def _complete(self, t_s: float, heel_drop: bool, cut: bool = False) -> None:
+        """Back at rest (or cut off): fit the boundaries of the whole movement, report it."""
+        m, prm = self._move, self.params
         self._move = None
-        self._enter(Phase.REST, t_s, pitch_deg)
+        typical = self.typical_deg
+        if m.seen_deg - m.rest_deg < self._count_deg:
+            if not cut:
+                self._partial(m, t_s)
+            return
         t_all = np.concatenate([h[0] for h in self._history])
         # from where the previous movement ended, so no fit can reach back into it
-        first = int(np.searchsorted(t_all, max(m.detect_s - LOOKBACK_S, self._rest_since_s)))
+        first = int(np.searchsorted(t_all, max(m.detect_s - prm.lookback_s,
+                                               self._rest_since_s)))
         last = int(np.searchsorted(t_all, t_s, side="right"))
         t = t_all[first:last]
-        p = np.concatenate([h[1] for h in self._history])[first:last]
-        b = m.rest_deg
-        # the rise, up to its plateau
-        i_det = int(np.searchsorted(t, m.detect_s))
-        i_low = int(np.searchsorted(t, m.lower_detect_s, side="right"))
-        i_peak = i_det + int(np.argmax(p[i_det:i_low]))
-        peak = float(p[i_peak])
-        # the lowering, from the end of the plateau to the bottom
-        i_hold = int(np.searchsorted(t, max(m.top_detect_s, m.lower_detect_s - TOP_SEARCH_S)))
-        i_from = i_hold + int(np.argmax(p[i_hold:i_low]))
-        i_bottom = i_from + int(np.argmin(p[i_from:]))
-        bottom = float(p[i_bottom])
-        # First with the highest samples as the plateau; then, as the top sways (on one
-        # leg most), with the plateau's median next to each stroke. Crossings are searched
-        # from the rise's detection and back from the bottom, so a wobble on the plateau
-        # cannot pass for one.
-        top_up, top_down = peak, float(p[i_from])
-        for _ in range(2):
-            start_s, top_s = stroke_times(
-                _rising_edge(t, p, b + LOW_SHARE * (top_up - b), i_det),
-                _rising_edge(t, p, b + HIGH_SHARE * (top_up - b), i_det))
-            fall = top_down - bottom
-            lower_s, bottom_s = stroke_times(
-                crossing_s(t, p, top_down - LOW_SHARE * fall, i_bottom, -1),
-                crossing_s(t, p, top_down - HIGH_SHARE * fall, i_bottom, -1))
-            if lower_s - top_s < MIN_PLATEAU_S:
-                break
-            top_up = _median_between(t, p, top_s, min(top_s + TOP_SEARCH_S, lower_s))
-            top_down = _median_between(t, p, max(lower_s - TOP_SEARCH_S, top_s), lower_s)
-        travel = top_up - b
-        peak = top_up
-        end_s = bottom_s
-        if heel_drop:
-            rise_back = b - bottom
-            _, end_s = stroke_times(
-                crossing_s(t, p, bottom + LOW_SHARE * rise_back, i_bottom, 1),
-                crossing_s(t, p, bottom + HIGH_SHARE * rise_back, i_bottom, 1))
+        fit = np.concatenate([h[1] for h in self._history])[first:last]
+        known = np.concatenate([h[2] for h in self._history])[first:last]
+        fused = np.concatenate([h[3] for h in self._history])[first:last]
+        # without the gyro the sensor's own acceleration bends the ends of each stroke a
+        # little, so the fit leans on the usual (minimum-jerk) shape instead
+        prior = prm.shape_prior if fused.mean() > 0.5 else prm.shape_prior_accel
+        lower_detect_s = math.nan if cut and self._state == Phase.TOP else m.lower_detect_s
+        bounds = fit_raise(t, fit, known, m.rest_deg, m.detect_s - self.delay_s,
+                           m.top_detect_s - self.delay_s, lower_detect_s - self.delay_s,
+                           heel_drop, cut, prior, prm)
         self._rest_since_s = float(t_s)
-        if lower_s < top_s:   # no hold: the two fits meet in the middle
-            top_s = lower_s = 0.5 * (top_s + lower_s)
-        d = self.delay_s
-        start_s, top_s, lower_s, bottom_s, end_s = (
-            start_s - d, top_s - d, lower_s - d, bottom_s - d, end_s - d)
-        typical = self.typical_deg if self.learned else None
-        if travel < COUNT_SHARE * self.typical_deg:
-            self._events.append(Partial(start_s, end_s, peak))
+        self._last_end_s = float(t_s)
+        top_s, lower_s = bounds.top_s, bounds.lower_s
+        if top_s is not None and lower_s is not None and lower_s < top_s:
+            top_s = lower_s = 0.5 * (top_s + lower_s)   # no hold: the two fits meet
+        up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
+        if not _plausible(up_s, down_s, bounds.bottom_deg, m.rest_deg, m.peak_deg, prm):
+            return      # no ankle moves like that: a step, a stumble, the sensor handled
+        travel = bounds.peak_deg - m.rest_deg
+        if travel < self._count_deg:
+            if not cut:
+                self._partial(m, t_s, bounds)
             return
-        if not self._axis_refined:
-            self._axis_refined = True
-            g_all = np.concatenate([h[2] for h in self._history])[first:last]
-            pitch_of = self._on_first_raise(g_all)
-            if j is not None:
-                self._repitch(j, pitch_of)
         self._raises.append(travel)
-        self.typical_deg = float(np.percentile(self._raises[-TYPICAL_OF_LAST:], 75))
-        hold_s = lower_s - top_s
-        if hold_s >= HOLD_S:
+        self.typical_deg = float(np.median(self._raises[-prm.typical_of_last:]))
+        hold_s = _span(top_s, lower_s)
+        span = (bounds.start_s if bounds.start_s is not None else m.detect_s - self.delay_s,
+                bounds.end_s if bounds.end_s is not None else float(t_s))
+        if hold_s is not None and hold_s >= prm.hold_s:
             lo, hi = self.hold_range_s
-            hold = Hold(top_s, lower_s, hold_s, peak, hold_verdict(hold_s, lo, hi))
+            hold = Hold(top_s, lower_s, hold_s, bounds.peak_deg, hold_verdict(hold_s, lo, hi))
             self._events.append(hold)
-            self.sets.add(hold)
+            self.sets.add(hold, span)
             return
-        faults = rep_faults(self.stage, top_s - start_s, hold_s, bottom_s - lower_s,
-                            travel, typical)
+        faults = rep_faults(self.stage, up_s, hold_s, down_s, travel,
+                            typical if self.learned else None)
         self._rep_index += 1
         rep = Rep(
             index=self._rep_index,
-            start_s=start_s, top_s=top_s, lower_s=lower_s, end_s=end_s,
-            up_s=top_s - start_s, hold_s=hold_s, down_s=bottom_s - lower_s,
-            peak_deg=peak, bottom_deg=bottom,
-            height_cm=self.lever_cm * math.sin(math.radians(max(peak, 0.0))),
-            verdict=faults[0] if faults else Verdict.OK,
-            faults=faults,
+            start_s=bounds.start_s, top_s=top_s, lower_s=lower_s, end_s=bounds.end_s,
+            up_s=up_s, hold_s=hold_s, down_s=down_s,
+            peak_deg=bounds.peak_deg, bottom_deg=bounds.bottom_deg,
+            height_cm=self.lever_cm * math.sin(math.radians(max(bounds.peak_deg, 0.0))),
+            verdict=faults[0] if faults else Verdict.OK, faults=faults,
+            span_s=span, gaps=m.gaps, knocks=m.knocks,
         )
         self._events.append(rep)
-        self.sets.add(rep)
+        self.sets.add(rep, span)
 
-    def _repitch(self, j: int, pitch_of: Callable[[np.ndarray], np.ndarray]) -> None:
-        """The raise axis was refined at sample ``j``: the rest of the block uses it too."""
-        k = self._lag
-        self._p[j + 1:] = pitch_of(self._gravity[j + 1:])
-        self._extend()
-        self._ext_p[k + j + 1:] = self._p[j + 1:]
-        self._tail_p = self._ext_p[-k:].copy()
-        self._v = None
+    def _partial(self, m: _Movement, t_s: float, bounds: object = None) -> None:
+        start = getattr(bounds, "start_s", None)
+        end = getattr(bounds, "end_s", None)
+        peak = getattr(bounds, "peak_deg", m.peak_deg)
+        self._events.append(Partial(start if start is not None else m.detect_s,
+                                    end if end is not None else t_s, peak))
 
     def _trim(self, now_s: float) -> None:
         """Forget history no movement can need.
@@ -524,19 +600,30 @@ class PhaseDetector:
         """
         if len(self._history) < TRIM_BLOCKS:
             return
-        keep_s = (self._move.detect_s if self._move is not None else now_s) - LOOKBACK_S
+        keep_s = (self._move.detect_s if self._move is not None else now_s) - \
+            self.params.lookback_s
         while len(self._history) > 1 and self._history[0][0][-1] < keep_s:
             self._history.pop(0)
 
 
-def _rising_edge(t: np.ndarray, p: np.ndarray, level: float, i_det: int) -> float:
-    """Where the rise detected at ``i_det`` crossed ``level`` (before or after detection)."""
-    return crossing_s(t, p, level, i_det, -1 if p[i_det] >= level else 1)
+def _plausible(up_s: float | None, down_s: float | None, bottom_deg: float | None,
+               rest_deg: float, live_peak_deg: float, params: DetectorParams) -> bool:
+    """Whether a finished movement's fit is one a foot can make about the ball of the foot.
+
+    A heel raise takes more than a tenth of a second to rise, turns the foot less
+    than ``max_raise_deg``, drops the heel less than ``max_drop_deg`` below rest, and
+    its phases come in order. A stride, a stair, a kick fitted as one does not.
+    """
+    if live_peak_deg - rest_deg > params.max_raise_deg:
+        return False
+    if bottom_deg is not None and bottom_deg < rest_deg - params.max_drop_deg:
+        return False
+    return (up_s is None or up_s >= params.min_stroke_s) and (
+        down_s is None or down_s >= params.min_stroke_s)
 
 
-def _median_between(t: np.ndarray, p: np.ndarray, from_s: float, to_s: float) -> float:
-    lo, hi = np.searchsorted(t, [from_s, to_s])
-    return float(np.median(p[lo:max(hi, lo + 1)]))
+def _span(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else b - a
 
 
 def _interpolate(t0: float, x0: float, t1: float, x1: float, level: float) -> float:

@@ -26,6 +26,7 @@ class SetTracker:
         self.stage = stage
         self.gap_s = set_gap_s(stage)
         self._items: list[Rep | Hold] = []
+        self._spans: list[tuple[float, float]] = []
         self._last_end_s: float | None = None
         self._index = 0
 
@@ -34,21 +35,24 @@ class SetTracker:
         """Sensor time after which the open set closes (inf with no open set)."""
         if not self._items:
             return float("inf")
-        return self._items[-1].end_s + self.gap_s
+        return self._spans[-1][1] + self.gap_s
 
-    def add(self, item: Rep | Hold) -> None:
+    def add(self, item: Rep | Hold, span_s: tuple[float, float]) -> None:
+        """Add a rep or hold that took place over ``span_s`` (start, end; always known)."""
         self._items.append(item)
+        self._spans.append(span_s)
 
     def close(self) -> SetSummary | None:
         """Close the open set (the rest was long enough, or the session ended)."""
         if not self._items:
             return None
         items, self._items = self._items, []
+        spans, self._spans = self._spans, []
         reps = [i for i in items if isinstance(i, Rep)]
         holds = [i for i in items if isinstance(i, Hold)]
         ok = sum(r.verdict == Verdict.OK for r in reps) + sum(h.verdict == "ok" for h in holds)
-        start_s = min(i.start_s for i in items)
-        end_s = max(i.end_s for i in items)
+        start_s = min(s for s, _ in spans)
+        end_s = max(e for _, e in spans)
         rest = None if self._last_end_s is None else start_s - self._last_end_s
         self._last_end_s = end_s
         self._index += 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,10 @@ from .base import paced
 TIME = "t"
 ACCEL = ("ax", "ay", "az")
 GYRO = ("gx", "gy", "gz")
-UNIT_CHECK_ROWS = 50            # rows whose median |a| tells g from m/s²
+UNIT_CHECK_ROWS = 100           # rows whose median |a| and time step are checked at once
+UNIT_TAIL_ROWS = 50             # rows after a change of unit that must bear it out
+MAX_STEP_S = 0.5                # a longer typical step: t is not in seconds
+TIME_UNIT_JUMP = 100.0          # typical steps this many times longer: t changed its unit
 GRAVITY_G = (0.4, 3.0)          # plausible median |a| in g, walking and offsets included
 GRAVITY_MPS2 = (6.0, 14.0)      # the same in m/s²: a file written in the wrong unit
 
@@ -105,17 +107,59 @@ class RecordingReader:
                 raise self._fail(f"column '{name}' appears twice", 1)
         return wanted, [names.index(name) for name in wanted]
 
-    def _check_units(self, rows: list[list[float]], first_line: int) -> None:
-        """Tell g from m/s² by the size of gravity in the first rows."""
-        accel = np.asarray(rows[:UNIT_CHECK_ROWS])[:, 1:4]
-        magnitude = float(np.median(np.linalg.norm(accel, axis=1)))
-        if GRAVITY_MPS2[0] <= magnitude <= GRAVITY_MPS2[1]:
-            raise self._fail(f"accelerations look like m/s² (|a| ≈ {magnitude:.2f}), "
-                             "expected g", first_line)
-        if not GRAVITY_G[0] <= magnitude <= GRAVITY_G[1]:
-            raise self._fail(f"gravity magnitude implausible: median |a| ≈ {magnitude:.3g} g "
-                             f"over the first {min(len(rows), UNIT_CHECK_ROWS)} samples, "
-                             "expected ≈ 1 g", first_line)
+    def _check_units(self, window: list[tuple[int, list[float]]], step_s: float | None,
+                     min_tail: int) -> tuple[int, float | None, InputError | None]:
+        """Check a window of rows for g and seconds.
+
+        The first window decides the time step the rest is held to. A unit that
+        changes mid-file (a logger switched to m/s², t to milliseconds) is refused
+        at the line it changes, so the reps before it are kept, never turned silently
+        into none. A change is only believed when at least ``min_tail`` rows follow it
+        (a heel strike reads 9 g for a sample or two). Returns ``(good rows, time step,
+        the fault at the first bad row)``.
+        """
+        lines = [line for line, _ in window]
+        data = np.asarray([values for _, values in window])
+        with np.errstate(invalid="ignore", over="ignore"):
+            size = np.linalg.norm(data[:, 1:4], axis=1)
+        size[~np.isfinite(size)] = np.nan
+        if step_s is None:
+            steps = np.diff(data[:, 0])
+            steps = steps[np.isfinite(steps) & (steps > 0)]
+            step = float(np.median(steps)) if len(steps) else None
+            if step is not None and step > MAX_STEP_S:
+                unit = "microseconds" if step > 1000 * MAX_STEP_S else "milliseconds"
+                return 0, None, self._fail(f"t steps by {step:g} between samples: t looks "
+                                           f"like it is in {unit}, expected seconds", lines[0])
+            magnitude = float(np.nanmedian(size)) if np.isfinite(size).any() else 1.0
+            if GRAVITY_MPS2[0] <= magnitude <= GRAVITY_MPS2[1]:
+                return 0, None, self._fail(f"accelerations look like m/s² (|a| ≈ "
+                                           f"{magnitude:.2f}), expected g", lines[0])
+            if not GRAVITY_G[0] <= magnitude <= GRAVITY_G[1]:
+                return 0, None, self._fail(
+                    f"gravity magnitude implausible: median |a| ≈ {magnitude:.3g} g over the "
+                    f"first {len(window)} samples, expected ≈ 1 g", lines[0])
+            self._last_t = float(data[-1, 0])
+            return len(window), step, None
+        # later windows: where does a new unit take over, if it does? From the first row
+        # after which most rows are in it (a heel strike may read 9 g for a sample)
+        mps2 = (size >= GRAVITY_MPS2[0]) & (size <= GRAVITY_MPS2[1])
+        with np.errstate(invalid="ignore"):
+            slow = np.diff(data[:, 0], prepend=self._last_t) > TIME_UNIT_JUMP * step_s
+        self._last_t = float(data[-1, 0])
+        for flags, fault in ((mps2, "accelerations turn to m/s² here (|a| ≈ {:.2f}), expected "
+                                    "g"),
+                             (slow, "t turns to steps of {:g} here (it stepped by "
+                                    f"{step_s:g} before): is it in milliseconds now?")):
+            tail = np.arange(len(flags), 0, -1)
+            share = np.cumsum(flags[::-1])[::-1] / tail
+            switch = np.flatnonzero(flags & (share >= 0.8) & (tail >= min_tail))
+            if len(switch):
+                k = int(switch[0])
+                value = (float(np.nanmedian(size[k:])) if flags is mps2
+                         else float(np.median(np.diff(data[k:, 0]))))
+                return k, step_s, self._fail(fault.format(value), lines[k])
+        return len(window), step_s, None
 
     def _block(self, rows: list[list[float]]) -> SampleBlock:
         data = np.asarray(rows, dtype=np.float64)
@@ -123,7 +167,12 @@ class RecordingReader:
 
     def _rows(self, reader: Iterator[list[str]], columns: list[str], where: list[int],
               width: int) -> Iterator[tuple[int, list[float]]]:
-        """Each good row's line number and values; the first bad one raises."""
+        """Each row's line number and values; a malformed one, or time going back, raises.
+
+        Values that are not finite or absurdly large are passed on: the pipeline drops
+        them as bad samples and says how many, where one such value must not cost the
+        whole file. Equal timestamps are passed on too (host-stamped files have them).
+        """
         prev_t, prev_text = -math.inf, ""
         for row in reader:
             self._line = line = reader.line_num
@@ -140,14 +189,12 @@ class RecordingReader:
                     fault = (f"column '{name}' is empty" if not text
                              else f"column '{name}': '{text}' is not a number")
                     raise self._fail(fault, line) from None
-                if not math.isfinite(value):
-                    raise self._fail(f"column '{name}': '{text}' is not a finite number", line)
                 values.append(value)
             t_text = row[where[0]].strip()
-            if values[0] <= prev_t:
-                how = "repeats" if values[0] == prev_t else "goes backwards"
-                raise self._fail(f"time {how}: t={t_text} after t={prev_text}", line)
-            prev_t, prev_text = values[0], t_text
+            if values[0] < prev_t:
+                raise self._fail(f"time goes backwards: t={t_text} after t={prev_text}", line)
+            if math.isfinite(values[0]):
+                prev_t, prev_text = values[0], t_text
             yield line, values
 
     def _read(self) -> Iterator[SampleBlock]:
@@ -160,32 +207,45 @@ class RecordingReader:
                 raise self._fail("empty file: expected a header row 't,ax,ay,az'", 1)
             columns, where = self._columns(header)
             good = self._rows(reader, columns, where, len(header))
-            # the first rows decide the unit; a bad line among them still lets the
-            # good rows before it through, as it would anywhere later in the file
-            head: list[list[float]] = []
-            first_line, fault = 0, None
-            try:
-                for line, values in good:
-                    first_line = first_line or line
-                    head.append(values)
-                    if len(head) == UNIT_CHECK_ROWS:
-                        break
-            except InputError as exc:
-                fault = exc
-            if not head:
-                raise fault or self._fail("header but no samples", 2)
-            self._check_units(head, first_line)
             rows: list[list[float]] = []
-            rest = () if fault else (values for _, values in good)
-            for values in itertools.chain(head, rest):
-                rows.append(values)
-                if len(rows) == self.block_size:
-                    yield self._block(rows)
-                    rows = []
+            step_s: float | None = None
+            fault: InputError | None = None
+            seen = False
+            window: list[tuple[int, list[float]]] = []
+            while True:
+                # rows are checked for their units a window at a time, and held back until
+                # enough rows after them show whether a unit changed there; a bad line ends
+                # the file, and the rows before it still go on
+                try:
+                    for item in good:
+                        window.append(item)
+                        if len(window) == UNIT_CHECK_ROWS:
+                            break
+                except InputError as exc:
+                    fault = exc
+                if not window:
+                    break
+                seen = True
+                end = fault is not None or len(window) < UNIT_CHECK_ROWS
+                ok, step_s, bad_unit = self._check_units(
+                    window, step_s, UNIT_TAIL_ROWS if not end else min(UNIT_TAIL_ROWS, 20))
+                fault = bad_unit or fault
+                done = fault is not None or end
+                release = ok if bad_unit or done else min(ok, len(window) - UNIT_TAIL_ROWS)
+                for _, values in window[:release]:
+                    rows.append(values)
+                    if len(rows) == self.block_size:
+                        yield self._block(rows)
+                        rows = []
+                window = window[release:]
+                if done:
+                    break
             if rows:
                 yield self._block(rows)
             if fault:
                 raise fault
+            if not seen:
+                raise self._fail("header but no samples", 2)
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
             raise self._fail(f"cannot read: {exc}", self._line + 1) from None
         finally:

@@ -1,0 +1,192 @@
+"""From whatever a source delivers to clean samples on an even grid.
+
+Sensors and files are untidy: a host stamps a FIFO burst with one time, a radio
+drops frames, a cable glitch reads 1e308, clocks run at 99.7 Hz or 204.8 Hz. The
+rest of the pipeline wants none of that, so here, once:
+
+- samples that are not finite or beyond any chip's range are dropped and counted;
+- of samples sharing a timestamp the first is kept and the others counted (a host
+  that stamps a burst with one time leaves no better way to place them, and
+  waiting to see how many share it would delay everything by a sample);
+- time going backwards is refused;
+- the stream is resampled by linear interpolation onto a grid at the internal
+  rate, so every later stage sees one rate and one period;
+- a step longer than ``gap_s`` is a gap: up to ``bridge_gap_s`` it is bridged
+  (its grid samples are interpolated but marked unknown, so nothing is measured
+  from them), longer ones restart the pipeline after them.
+
+Everything depends only on the samples and their times: grid times are
+``origin + k / rate`` and each value comes from the same two samples whatever
+the blocks, so any partition gives the same output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import HeelRaiseError
+from ..samples import SampleBlock
+from .events import Gap
+from .params import DetectorParams
+
+
+class SampleError(HeelRaiseError, ValueError):
+    """The stream itself is unusable (time going backwards)."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Samples on the internal grid.
+
+    ``known`` is False for samples interpolated across a gap: they keep filters
+    and states continuous, but nothing is measured from them.
+    """
+
+    t: np.ndarray
+    accel_g: np.ndarray
+    gyro_dps: np.ndarray | None
+    known: np.ndarray
+
+
+@dataclass
+class Count:
+    """How often something happened in the stream, and when first."""
+
+    count: int = 0
+    first_s: float | None = None
+
+    def add(self, n: int, t_s: float) -> None:
+        if n:
+            self.count += n
+            if self.first_s is None:
+                self.first_s = float(t_s)
+
+
+@dataclass
+class Quality:
+    """What the conditioner had to mend, for the ``warnings`` of an analysis."""
+
+    bad_samples: Count = field(default_factory=Count)
+    repeated_stamps: Count = field(default_factory=Count)
+    gyro_dropped: Count = field(default_factory=Count)
+
+
+class Conditioner:
+    """Turns sample blocks into :class:`Grid` pieces and :class:`~.events.Gap` events."""
+
+    def __init__(self, params: DetectorParams) -> None:
+        self.params = params
+        self.period_s = 1.0 / params.rate_hz
+        self.quality = Quality()
+        self.has_gyro: bool | None = None
+        self._limits = np.array([params.accel_limit_g] * 3 + [params.gyro_limit_dps] * 3)
+        self._prev: tuple[float, np.ndarray] | None = None     # last sample used
+        self._origin_s = 0.0
+        self._next_k = 0
+
+    def feed(self, block: SampleBlock) -> list[Grid | Gap]:
+        if len(block) == 0:
+            return []
+        t, x = self._good(block)
+        return self._resample(t, x) if len(t) else []
+
+    def _good(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray]:
+        """Drop unreadable and repeated samples; refuse backwards time."""
+        gyro = block.gyro_dps
+        if self.has_gyro is None:
+            self.has_gyro = gyro is not None
+        elif self.has_gyro and gyro is None:
+            # a source that loses its gyro goes on without it (the fusion restarts)
+            self.quality.gyro_dropped.add(len(block), block.t[0])
+            self.has_gyro = False
+            self._prev = None
+        t = block.t
+        x = np.hstack((block.accel_g, gyro)) if self.has_gyro else block.accel_g
+        with np.errstate(invalid="ignore"):
+            ok = (np.abs(x) <= self._limits[:x.shape[1]]).all(axis=1) & np.isfinite(t)
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            self.quality.bad_samples.add(len(bad), t[bad[0]] if np.isfinite(t[bad[0]]) else 0.0)
+            t, x = t[ok], x[ok]
+            if not len(t):
+                return t, x
+        last = -np.inf if self._prev is None else self._prev[0]
+        steps = np.diff(t, prepend=last)
+        if steps.min() <= 0.0:
+            if steps.min() < 0.0:
+                i = int(np.flatnonzero(steps < 0)[0])
+                raise SampleError(f"time goes backwards at t={t[i]:.6f} s "
+                                  f"(after t={t[i - 1] if i else last:.6f} s)")
+            repeated = steps == 0.0
+            self.quality.repeated_stamps.add(int(np.count_nonzero(repeated)),
+                                             t[int(np.flatnonzero(repeated)[0])])
+            t, x = t[~repeated], x[~repeated]
+        return t, x
+
+    def _resample(self, t: np.ndarray, x: np.ndarray) -> list[Grid | Gap]:
+        """Grid samples up to the last sample; gaps bridged or restarted."""
+        p = self.params
+        out: list[Grid | Gap] = []
+        if self._prev is None:
+            self._origin_s, self._next_k = float(t[0]), 0
+        else:
+            t = np.concatenate(([self._prev[0]], t))
+            x = np.concatenate((self._prev[1][None, :], x))
+        self._prev = (float(t[-1]), x[-1])
+        if len(t) < 2 or (t[1:] - t[:-1]).max() <= p.gap_s:
+            return self._grid(t, x)      # the usual case: no gap
+        steps = np.diff(t)
+        start = 0
+        for i in np.flatnonzero(steps > p.bridge_gap_s):
+            # grid up to the last sample before the gap, then a fresh grid after it
+            out += self._grid(t[start:i + 1], x[start:i + 1])
+            out.append(Gap(float(t[i]), float(t[i + 1]), restarted=True))
+            self._origin_s, self._next_k = float(t[i + 1]), 0
+            start = i + 1
+        return out + self._grid(t[start:], x[start:])
+
+    def _grid(self, t: np.ndarray, x: np.ndarray) -> list[Grid | Gap]:
+        """Interpolate ``x`` onto the grid times within ``t`` not yet emitted."""
+        last_k = int((t[-1] - self._origin_s) / self.period_s + 1e-9)
+        if last_k < self._next_k:
+            return []
+        k = np.arange(self._next_k, last_k + 1)
+        self._next_k = last_k + 1
+        grid_t = self._origin_s + k * self.period_s
+        if len(t) == 1:
+            values = np.repeat(x[:1], len(k), axis=0)
+            known = np.ones(len(k), dtype=bool)
+        else:
+            i = np.searchsorted(t, grid_t, side="right") - 1
+            np.clip(i, 0, len(t) - 2, out=i)
+            span = t[i + 1] - t[i]
+            frac = (grid_t - t[i]) / span
+            np.clip(frac, 0.0, 1.0, out=frac)
+            values = x[i] + frac[:, None] * (x[i + 1] - x[i])
+            known = span <= self.params.gap_s
+            if not known.all():
+                known |= (frac == 0.0) | (frac == 1.0)
+        gyro = values[:, 3:] if self.has_gyro else None
+        if known.all():
+            return [Grid(grid_t, values[:, :3], gyro, known)]
+        out: list[Grid | Gap] = []
+        cut = 0
+        # each bridged gap is reported between the samples before its end and after
+        steps = t[1:] - t[:-1]
+        for j in np.flatnonzero(steps > self.params.gap_s):
+            end = int(np.searchsorted(grid_t, t[j + 1], side="left"))
+            if end > cut and not known[end - 1]:
+                out.append(self._piece(grid_t, values, gyro, known, cut, end))
+                out.append(Gap(float(t[j]), float(t[j + 1]), restarted=False))
+                cut = end
+        if cut < len(k):
+            out.append(self._piece(grid_t, values, gyro, known, cut, len(k)))
+        return out
+
+    @staticmethod
+    def _piece(t: np.ndarray, values: np.ndarray, gyro: np.ndarray | None, known: np.ndarray,
+               lo: int, hi: int) -> Grid:
+        return Grid(t[lo:hi], values[lo:hi, :3], None if gyro is None else gyro[lo:hi],
+                    known[lo:hi])

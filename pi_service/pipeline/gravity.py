@@ -1,0 +1,260 @@
+"""Where gravity points in the sensor's axes, sample by sample, and what jolted the foot.
+
+Pitch is read off the gravity direction, so this is where the sensor's own
+motion has to be kept out. With a gyro (both supported chips have one) the
+accelerometer and gyro are fused by an AHRS (x-io's Fusion, ``imufusion``): a
+quick raise turns the foot at up to 260 deg/s while its own acceleration swings
+|a| between 0.6 and 1.25 g, which the accelerometer alone reads as 15 deg of
+extra pitch; the gyro does not care. Without a gyro a causal low-pass of the
+accelerometer has to do.
+
+A gyro is only worth fusing once its bias is known: an MPU-6050 starts up to
+20 deg/s off, which the AHRS would turn into tens of degrees of tilt. So until
+the first still standing the accelerometer alone is used; at every still
+standing the gyro's mean is its new bias, and the AHRS starts (or carries on)
+from there. Stillness is decided here, once, from the low-passed accelerometer,
+for everything downstream.
+
+Impacts (heel strikes, a heel landing, the shoe knocking the step) ring: the
+acceleration swings back and forth for several hundredths of a second, so its
+second difference between grid samples is large, again and again. A quick
+raise turns gravity through 50 deg in 0.3 s, which a high-pass at a few hertz
+would take for a jolt, but it bends smoothly, and even a raise that starts
+abruptly (the force stepping up) gives one swing of the second difference, not
+a ringing train of them. Free fall is |a| near 0 for a
+while, which no raise has and every hop and running stride does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import imufusion
+import numpy as np
+
+from .condition import Grid
+from .filter import StreamingLowPass
+from .params import DetectorParams
+
+_DEG = 180.0 / math.pi
+RING_SAMPLES = 7    # a jolt rings within this many grid samples (70 ms at 100 Hz)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A still second (``still_s``) ending at grid index ``index``, and what it measured."""
+
+    index: int
+    accel_g: np.ndarray           # mean specific force (sensor axes, g)
+    spread_g: float               # largest per-axis standard deviation of the raw samples
+    gyro_dps: np.ndarray | None   # mean gyro reading: its bias
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Per-sample gravity estimates and jolts for a piece of the grid.
+
+    Attributes
+    ----------
+    t, known : (n,) arrays
+        Grid times (s) and whether each sample was measured (not bridged).
+    gravity_live : (n, 3) array
+        Unit gravity direction after the causal low-pass (lagged ``delay_s``), for
+        decisions made as samples arrive.
+    gravity_fit : (n, 3) array
+        Unit gravity direction before the low-pass, for fitting one finished
+        movement's boundaries with a zero-phase filter.
+    impact, flight : (n,) bool arrays
+        A jolt at this sample; in free fall for at least ``flight_s``.
+    still_for : (n,) array
+        How long the foot has been still at each sample (s; 0 while moving).
+    fused : (n,) bool array
+        The gyro was fused at this sample (the pitch holds through quick movements).
+    standings : tuple of Standing
+        Where in this piece a still second completed.
+    """
+
+    t: np.ndarray
+    known: np.ndarray
+    gravity_live: np.ndarray
+    gravity_fit: np.ndarray
+    impact: np.ndarray
+    flight: np.ndarray
+    still_for: np.ndarray
+    fused: np.ndarray
+    standings: tuple[Standing, ...] = ()
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    return np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / _norm(v)[:, None]
+
+
+def _level_quaternion(up: np.ndarray) -> np.ndarray:
+    """The orientation (w, x, y, z) that sees gravity along ``up`` (sensor axes)."""
+    u = up / np.linalg.norm(up)
+    axis = np.array([u[1], -u[0], 0.0])       # u × z
+    s = float(np.linalg.norm(axis))
+    if s < 1e-9:
+        return np.array([1.0, 0, 0, 0]) if u[2] > 0 else np.array([0.0, 1, 0, 0])
+    half = 0.5 * math.atan2(s, u[2])
+    return np.concatenate(([math.cos(half)], math.sin(half) * axis / s))
+
+
+class GravityEstimator:
+    """Turns grid pieces into :class:`Motion`; state carries across calls.
+
+    Parameters
+    ----------
+    params : DetectorParams
+    has_gyro : bool
+        Fuse the gyro (AHRS) once its bias is known, or low-pass the accelerometer.
+    """
+
+    def __init__(self, params: DetectorParams, has_gyro: bool) -> None:
+        self.params = params
+        self.has_gyro = has_gyro
+        self._accel_lp = StreamingLowPass(params.rate_hz, params.cutoff_hz)
+        self._gravity_lp = StreamingLowPass(params.rate_hz, params.cutoff_hz)
+        self.delay_s = self._gravity_lp.delay_s
+        self._lag = max(1, round(params.velocity_lag_s * params.rate_hz))
+        self._window_n = max(2, round(params.still_s * params.rate_hz))
+        self._ahrs: imufusion.Ahrs | None = None
+        self._bias: imufusion.Bias | None = None
+        if has_gyro:
+            settings = imufusion.AhrsSettings()
+            settings.convention = imufusion.CONVENTION_NWU
+            settings.gain = params.fusion_gain
+            settings.gyroscope_range = params.gyro_limit_dps
+            settings.acceleration_rejection = params.fusion_rejection_deg
+            settings.rejection_timeout = params.fusion_rejection_timeout_s
+            settings.sample_rate = params.rate_hz
+            self._ahrs = imufusion.Ahrs()
+            self._ahrs.set_settings(settings)
+            bias = imufusion.BiasSettings()
+            bias.sample_rate = params.rate_hz
+            self._bias = imufusion.Bias()
+            self._bias.set_settings(bias)
+        self._fusing = False     # the gyro's bias is known and the AHRS running
+        self.restart()
+
+    def restart(self) -> None:
+        """After a long gap: filters, stillness and orientation start from the next sample."""
+        self._accel_lp.restart()
+        self._gravity_lp.restart()
+        self._above_s = -math.inf      # last time |a| was above the free-fall level
+        self._busy_s = -math.inf       # last time the foot was not still
+        self._still_before = 0.0       # how long it had been still at the last sample
+        self._tail: np.ndarray | None = None     # last low-passed samples (for rates)
+        self._last: np.ndarray | None = None     # last raw samples (for impacts)
+        self._swings = np.zeros(RING_SAMPLES - 1)    # last second differences (squared)
+        self._window: np.ndarray | None = None   # last still_s of raw samples
+        self._fusing = False
+
+    def __call__(self, grid: Grid) -> Motion:
+        p = self.params
+        a, t = grid.accel_g, grid.t
+        smooth = self._accel_lp(a)
+        ext = np.concatenate((np.repeat(a[:1], 2, axis=0) if self._last is None else self._last,
+                              a))
+        self._last = ext[-2:]
+        d = ext[2:] - 2.0 * ext[1:-1] + ext[:-2]
+        swing = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2]
+        impact = self._ringing(swing)
+        size = _norm(a)
+        above = np.maximum.accumulate(np.where(size >= p.flight_g, t, self._above_s))
+        self._above_s = float(above[-1])
+        flight = t - above >= p.flight_s
+        still_for = self._still_for(t, smooth, impact | flight | ~grid.known)
+        standings = self._standings(grid, still_for)
+        fused = np.zeros(len(t), dtype=bool)
+        if self._ahrs is None:
+            raw, live = a / size[:, None], _unit(smooth)
+        else:
+            raw = self._fuse(grid.gyro_dps, a, smooth, standings, fused)
+            live = _unit(self._gravity_lp(raw))
+        return Motion(t, grid.known, live, raw, impact, flight, still_for, fused, standings)
+
+    def _ringing(self, swing: np.ndarray) -> np.ndarray:
+        """Samples that end a ringing jolt: of the last ``RING_SAMPLES`` second differences
+        (squared, g^2) one exceeds ``impact_g`` and at least three half of it."""
+        p = self.params
+        n = RING_SAMPLES
+        ext = np.concatenate((self._swings, swing))
+        self._swings = ext[-(n - 1):]
+        windows = np.lib.stride_tricks.sliding_window_view(ext, n)
+        big = windows.max(axis=1) > p.impact_g ** 2
+        many = (windows > 0.25 * p.impact_g ** 2).sum(axis=1) >= 3
+        return big & many
+
+    def _still_for(self, t: np.ndarray, smooth: np.ndarray, jolted: np.ndarray) -> np.ndarray:
+        """Seconds the foot has been still at each sample: the gravity direction not turning.
+
+        The turn is measured as the change of the low-passed acceleration over
+        ``velocity_lag_s``, in g: at rest that is 1 g long, so the chord is the angle.
+        """
+        k = self._lag
+        if self._busy_s == -math.inf:     # before the stream counts as moving
+            self._busy_s = float(t[0]) - 1.0 / self.params.rate_hz
+        ext = smooth if self._tail is None else np.concatenate((self._tail, smooth))
+        pad = len(ext) - len(smooth)
+        if pad < k:
+            ext = np.concatenate((np.repeat(ext[:1], k - pad, axis=0), ext))
+        self._tail = ext[-k:]
+        d = ext[k:] - ext[:-k]
+        limit = math.radians(self.params.still_rate_dps) * k / self.params.rate_hz
+        moving = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2] >= limit * limit
+        moving |= jolted
+        busy = np.maximum.accumulate(np.where(moving, t, self._busy_s))
+        self._busy_s = float(busy[-1])
+        return t - busy
+
+    def _standings(self, grid: Grid, still_for: np.ndarray) -> tuple[Standing, ...]:
+        """Each still second completed in this piece, with its mean and spread."""
+        samples = grid.accel_g if grid.gyro_dps is None else np.hstack((grid.accel_g,
+                                                                         grid.gyro_dps))
+        recent = samples if self._window is None else np.concatenate((self._window, samples))
+        offset = len(recent) - len(samples)
+        self._window = recent[-self._window_n:]
+        s = self.params.still_s
+        before = np.concatenate(([self._still_before], still_for[:-1]))
+        self._still_before = float(still_for[-1])
+        crossed = np.flatnonzero((still_for >= s) & (before < s))
+        out = []
+        for j in crossed:
+            window = recent[offset + j + 1 - self._window_n: offset + j + 1]
+            if len(window) < self._window_n:
+                continue
+            gyro = window[:, 3:].mean(axis=0) if window.shape[1] == 6 else None
+            out.append(Standing(int(j), window[:, :3].mean(axis=0),
+                                float(np.max(np.std(window[:, :3], axis=0))), gyro))
+        return tuple(out)
+
+    def _fuse(self, gyro: np.ndarray, accel: np.ndarray, smooth: np.ndarray,
+              standings: tuple[Standing, ...], fused: np.ndarray) -> np.ndarray:
+        """AHRS gravity from the first still standing on; the accelerometer before it.
+
+        ``fused`` is set where the AHRS gave the gravity.
+        """
+        out = accel / _norm(accel)[:, None]
+        ahrs, bias = self._ahrs, self._bias
+        starts = [(s.index, s.gyro_dps) for s in standings]
+        lo = 0
+        for j, offset in [*starts, (len(accel), None)]:
+            if self._fusing:
+                fused[lo:j] = True
+                for i in range(lo, j):
+                    ahrs.update_no_magnetometer(bias.update(gyro[i]), accel[i])
+                    out[i] = ahrs.get_gravity()
+            if offset is None:
+                break
+            bias.set_offset(offset)
+            if not self._fusing:
+                ahrs.set_quaternion(_level_quaternion(smooth[j]))
+                self._fusing = True
+            lo = j
+        return out

@@ -1,0 +1,148 @@
+"""Every tunable of the signal pipeline, in one place, with its unit.
+
+The detector is a chain of small decisions (is the foot still, did it leave rest,
+is this an impact, did it land); each threshold is a field here so a newcomer can
+see what it does and change it in one place, and a test can pass its own. The
+defaults come from the signal facts in DESIGN.md and from measuring on real
+foot-IMU recordings and the simulators; shares are of the person's own usual
+raise (its peak above rest), so a shallow raiser is judged on their own scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Parameters of the pipeline; units are in the names (``_s``, ``_deg``, ``_g``, ...)."""
+
+    # -- the stream ----------------------------------------------------------------------
+    rate_hz: float = 100.0
+    """Internal sample rate: every stream is resampled onto this grid, so rates,
+    jitter, repeated stamps and drift all look the same downstream."""
+    accel_limit_g: float = 16.0
+    """A sample with an axis beyond this is not a reading (no supported chip reaches it)."""
+    gyro_limit_dps: float = 4000.0
+    """The same for the gyro (the supported chips top out at 2000 deg/s)."""
+    gap_s: float = 0.1
+    """A longer step between samples is a gap, reported; shorter steps are just jitter."""
+    bridge_gap_s: float = 1.0
+    """Gaps up to this are bridged (their samples unknown); longer ones restart."""
+
+    # -- gravity and features ------------------------------------------------------------
+    cutoff_hz: float = 3.0
+    """Causal low-pass of the gravity estimate used for live decisions."""
+    fit_cutoff_hz: float = 8.0
+    """Zero-phase low-pass of one movement's pitch before its boundaries are fitted."""
+    fusion_gain: float = 0.5
+    """imufusion AHRS gain: how fast the accelerometer corrects the gyro."""
+    fusion_rejection_deg: float = 0.0
+    """Accelerometer ignored by the AHRS while it disagrees with the gyro by more (0:
+    never). Ignoring it through a walk lets the gyro's scale error build up to tens of
+    degrees; impacts are already taken out of it, and a quick raise is too short for
+    the gain to bend."""
+    fusion_rejection_timeout_s: float = 5.0
+    """After this long ignoring the accelerometer the AHRS trusts it again."""
+    impact_g: float = 0.4
+    """A second difference of the acceleration between grid samples beyond this is an
+    impact (heel strike, landing, knock); the quickest raise stays under a quarter of it."""
+    impact_lead_s: float = 0.08
+    """Where the foot was when an impact came is read this long before it."""
+    flight_g: float = 0.35
+    """|a| below this is free fall: the foot is in the air."""
+    flight_s: float = 0.08
+    """Free fall this long is a hop, a jump or a running stride, never a raise."""
+
+    # -- standing, calibration and the raise axis -----------------------------------------
+    still_s: float = 1.0
+    """Standing still this long calibrates the standing baseline."""
+    still_accel_std_g: float = 0.02
+    """Per-axis spread of the raw accelerometer allowed while standing still."""
+    still_rate_dps: float = 3.0
+    """The gravity direction turning slower than this is still."""
+    settle_s: float = 0.5
+    """Still this long after a restart or a new frame of reference: at rest."""
+    gravity_range_g: tuple[float, float] = (0.8, 1.25)
+    """A still |a| outside this is not a sensor at rest on a foot (wrong unit, broken chip)."""
+    dorsiflex_max_deg: float = 25.0
+    """The ankle dorsiflexes about 20 deg: a larger excursion from rest is a raise."""
+    weak_votes: int = 3
+    """Agreeing smaller excursions that decide the raise direction without a large one."""
+    weak_vote_deg: float = 8.0
+    """An excursion this large is a weak vote on the raise direction."""
+    return_deg: float = 8.0
+    """Back within this of its rest orientation, an excursion has returned."""
+    roll_max_deg: float = 25.0
+    """A still orientation this far off the pitch plane means the sensor was re-mounted."""
+    refine_axis_deg: float = 2.0
+    """Later large excursions this far from the current axis refine it."""
+    max_pending_s: float = 120.0
+    """Samples kept while the raise direction is unknown; then the best evidence decides."""
+
+    # -- phases (shares of the person's typical raise) -----------------------------------
+    on_share: float = 0.1
+    """Leaving rest by this much: a movement starts."""
+    count_share: float = 0.45
+    """A raise below this is a partial, not a rep."""
+    count_max_deg: float = 15.0
+    """A raise this high always counts (about 5 cm), whatever the usual one."""
+    drop_share: float = 0.2
+    """Below the top by this much (and moving down): lowering."""
+    heel_drop_share: float = 0.1
+    """Below rest by this much while lowering: a heel drop."""
+    return_share: float = 0.25
+    """Back within this share of the drop depth: returned to level."""
+    settle_share: float = 0.25
+    """Within this share of the raise above rest: the lowering can end."""
+    settle_confirm_s: float = 0.1
+    """A lowering that seems over must stay near rest this long (walking goes on below)."""
+    heel_strike_deg: float = 8.0
+    """An impact with the toes up further than this below rest is a heel strike (walking)."""
+    heel_strike_accel_deg: float = 20.0
+    """The same without a gyro, where a quick lowering's own deceleration reads as up to
+    ten degrees toes-up just before the heel lands."""
+    landing_share: float = 0.35
+    """An impact this close to rest ends the lowering: the heel landed."""
+    pace_share: float = 1.0 / 3.0
+    """The pace over this first share of the range predicts the rise time."""
+    lower_speed_share: float = 0.1
+    """Per second: moving down at least this fast is lowering, not sagging at the top."""
+    still_speed_share: float = 0.1
+    """Per second: slower than this is still."""
+    top_speed_share: float = 0.2
+    """Of the rise's peak speed: slowed to this, the rise is at the top."""
+    settle_speed_share: float = 0.15
+    """Of the lowering's peak speed: slowed to this near rest, the lowering is over."""
+    min_rise_s: float = 0.1
+    """A rise lasts at least this long before it can top out."""
+    quiet_s: float = 1.0
+    """Still this long after walking or a stumble: back at rest."""
+    landing_grace_s: float = 0.3
+    """An impact this soon after a rep ends is its landing still ringing."""
+    hold_s: float = 10.0
+    """A top held at least this long is an isometric hold."""
+    max_raise_deg: float = 75.0
+    """No heel raise turns the foot further than this above rest."""
+    max_drop_deg: float = 35.0
+    """No heel drops further than this below rest (off a step, about 20 deg)."""
+    min_stroke_s: float = 0.12
+    """No rise or lowering of a heel raise is quicker (the quickest real ones: 0.2 s)."""
+    max_movement_s: float = 90.0
+    """A movement that has not come back to rest by then is not a raise."""
+    lookback_s: float = 4.0
+    """History kept before a movement, for its onset fit."""
+    velocity_lag_s: float = 0.1
+    """Pitch rate from the difference over this interval."""
+    typical_of_last: int = 20
+    """The typical raise is the median of this many recent ones."""
+    fit_share: float = 0.02
+    """Lowest share of a stroke's travel its onset and offset are fitted from."""
+    shape_prior: float = 0.0
+    """Cost of a stroke shape's distance from minimum jerk in the boundary fit, with the
+    gyro fused: the pitch is true enough to tell a cosine or skewed stroke from it."""
+    shape_prior_accel: float = 1e-4
+    """The same from the accelerometer alone, whose stroke ends the sensor's own
+    acceleration bends by tenths of a degree: without it they buy wrong shapes."""
+    plateau_s: float = 0.3
+    """A shorter hold has no plateau level worth measuring."""

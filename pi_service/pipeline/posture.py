@@ -1,0 +1,285 @@
+"""Standing level and the raise direction, learned from the stream as evidence comes.
+
+Pitch is the angle the foot has turned from standing level about the axis
+through the ball of the foot, so two things must be known first, for a sensor
+clipped on any way round:
+
+- **Level**: the gravity direction while standing still. The first still
+  standing anywhere in the stream sets it (people shift and settle first).
+  Until the raise direction is known, a still standing after a disturbance
+  (walking, a hop, the sensor being handled) replaces it, so a stream that
+  starts on the shelf or mid-walk still finds the floor; after a long gap it is
+  taken again. Once the direction is known, a still standing further below level
+  than an ankle dorsiflexes shows that "level" was a raised foot, and one far off
+  the pitch plane shows the sensor was clipped on anew.
+- **The raise axis and its sign**, from physics rather than from "the first
+  movement": the ankle plantarflexes 40-60 deg but dorsiflexes only about 20, so
+  an excursion from level of more than ``dorsiflex_max_deg`` that comes back is a
+  raise, and the side it went to is heel-up. A heel lowered below a step first, a
+  heel drop, a toe tap are all smaller. Smaller excursions that agree decide too
+  (``weak_votes``). Each later large excursion votes again, and the direction
+  flips from then on if the votes turn against it.
+
+The axis of each vote is the cross product of level gravity and the gravity at
+the excursion's farthest point, which is heel-up by construction. Everything
+happens at particular samples, decided from them and what came before, so the
+block partition never matters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import Calibration
+from .gravity import Motion, Standing
+from .params import DetectorParams
+
+_DEG = 180.0 / math.pi
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What pitch is measured against, from a given sample on.
+
+    Attributes
+    ----------
+    baseline_g : (3,) array
+        Specific force while standing still (sensor axes, g).
+    down : (3,) array
+        Unit gravity direction at standing level.
+    axis : (3,) array or None
+        Unit heel-up rotation axis, perpendicular to ``down``; None until known.
+    fresh : bool
+        The frame of reference moved (a new level, a flipped or new axis):
+        movements in progress cannot be finished across it.
+    """
+
+    baseline_g: np.ndarray
+    down: np.ndarray
+    axis: np.ndarray | None
+    fresh: bool = True
+
+    def __post_init__(self) -> None:
+        up = None if self.axis is None else np.cross(self.axis, self.down)
+        object.__setattr__(self, "_up", up)
+
+    def pitch_deg(self, gravity: np.ndarray) -> np.ndarray:
+        """Signed heel-up angle (deg) of unit gravity vectors (n, 3) from level."""
+        d, up = self.down, self._up
+        along = gravity[:, 0] * up[0] + gravity[:, 1] * up[1] + gravity[:, 2] * up[2]
+        level = gravity[:, 0] * d[0] + gravity[:, 1] * d[1] + gravity[:, 2] * d[2]
+        return np.arctan2(along, level) * _DEG
+
+
+def _across(v: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """``v`` made perpendicular to ``down`` and unit length."""
+    v = v - (v @ down) * down
+    return v / np.linalg.norm(v)
+
+
+def _cross_rows(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``d x g`` for each row of ``g`` (np.cross costs more than the arithmetic here)."""
+    return np.column_stack((d[1] * g[:, 2] - d[2] * g[:, 1], d[2] * g[:, 0] - d[0] * g[:, 2],
+                            d[0] * g[:, 1] - d[1] * g[:, 0]))
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(min(1.0, max(-1.0, float(a @ b)))))
+
+
+class Posture:
+    """Follows excursions from level; says when the reference for pitch changes.
+
+    Parameters
+    ----------
+    params : DetectorParams
+    calibration : Calibration, optional
+        A known baseline and axis: no standing or raise is needed first.
+    """
+
+    def __init__(self, params: DetectorParams, calibration: Calibration | None = None) -> None:
+        self.params = params
+        self.calibrated = calibration is not None
+        self.reference: Reference | None = None
+        if calibration is not None:
+            base = np.asarray(calibration.baseline_g, dtype=float)
+            down = base / np.linalg.norm(base)
+            self.reference = Reference(base, down, _across(
+                np.asarray(calibration.raise_axis, dtype=float), down))
+        self.stood = calibration is not None      # a still standing has been found
+        self._disturbed = False     # jolted since the last standing (before a decision)
+        self._after_gap = False
+        self._far_cos = 1.0         # cosine of the excursion's farthest tilt from level
+        self._far_cross: np.ndarray | None = None   # level x gravity there (heel-up axis)
+        self._jolt_s = math.inf     # first jolt of the excursion
+        self._flew = False          # free fall during the excursion
+        self._cos_weak = math.cos(math.radians(params.weak_vote_deg))
+        self._cos_strong = math.cos(math.radians(params.dorsiflex_max_deg))
+        self._cos_return = math.cos(math.radians(params.return_deg))
+        self._votes: list[np.ndarray] = []          # small excursions, before a decision
+        self._tally = np.zeros(3)                   # large excursions since the decision
+        self._lean = np.zeros(3)                    # sum |c| c over excursions (forced call)
+
+    @property
+    def decided(self) -> bool:
+        return self.reference is not None and self.reference.axis is not None
+
+    def restart(self) -> None:
+        """After a long gap: the excursion is lost and the next standing re-takes level."""
+        self._far_cross = None
+        self._after_gap = True
+
+    def force(self) -> Reference | None:
+        """No decisive excursion yet: decide from what the excursions leaned towards."""
+        if self.decided or self.reference is None:
+            return None
+        lean = self._lean - (self._lean @ self.reference.down) * self.reference.down
+        if np.linalg.norm(lean) < 1e-3:     # barely moved: nothing to decide on
+            return None
+        return self._decide(lean)
+
+    def update(self, m: Motion) -> list[tuple[int, Reference]]:
+        """Scan a piece; returns ``(index, reference)`` for each change, in order."""
+        changes: list[tuple[int, Reference]] = []
+        lo = 0
+        for standing in (*m.standings, None):
+            hi = len(m.t) if standing is None else standing.index + 1
+            if self.reference is not None and hi > lo:
+                self._excursions(m, lo, hi, changes)
+            if standing is not None:
+                self._standing(standing, changes)
+            lo = hi
+        if self.reference is None or not self.decided:
+            self._disturbed |= bool(np.any((m.impact | m.flight) & m.known))
+        return changes
+
+    # -- excursions -------------------------------------------------------------------------
+
+    def _excursions(self, m: Motion, lo: int, hi: int, changes: list) -> None:
+        """Follow the tilt from level out to its farthest point and back; a return votes.
+
+        Tilts are compared as cosines (gravity . level), so the common case, a
+        foot near level or a known direction with no large excursion, costs one
+        dot product per sample.
+        """
+        p = self.params
+        d = self.reference.down
+        g = m.gravity_live[lo:hi]
+        cos = g[:, 0] * d[0] + g[:, 1] * d[1] + g[:, 2] * d[2]
+        vote_cos = self._cos_strong if self.decided else self._cos_weak
+        out = cos <= vote_cos
+        if not self.decided and out.any():
+            c = _cross_rows(d, g[out])
+            size = np.sqrt((c * c).sum(axis=1))
+            self._lean += (size[:, None] * c).sum(axis=0)
+        if self._far_cross is None and not out.any():
+            return
+        t = m.t[lo:hi]
+        jolt = (m.impact[lo:hi] | m.flight[lo:hi]) & m.known[lo:hi]
+        flight = m.flight[lo:hi]
+        j = 0
+        while j < len(cos):
+            if self._far_cross is None:
+                away = np.flatnonzero(out[j:])
+                if len(away) == 0:
+                    return
+                j += int(away[0])
+                self._far_cos, self._jolt_s, self._flew = 1.0, math.inf, False
+                self._far_cross = _cross_rows(d, g[j:j + 1])[0]
+            back = np.flatnonzero(cos[j:] >= self._cos_return)
+            stop = len(cos) if len(back) == 0 else j + int(back[0])
+            if stop > j:
+                k = j + int(np.argmin(cos[j:stop]))
+                if cos[k] < self._far_cos:
+                    self._far_cos, self._far_cross = float(cos[k]), _cross_rows(d, g[k:k + 1])[0]
+                hits = np.flatnonzero(jolt[j:stop])
+                if len(hits):
+                    self._jolt_s = min(self._jolt_s, float(t[j + int(hits[0])]))
+                self._flew = self._flew or bool(flight[j:stop].any())
+            if len(back) == 0:
+                return
+            # a quick raise may land with a thud as it comes back; a jolt before that,
+            # or free fall, is walking, a hop, a stumble: no evidence of anything
+            if not self._flew and self._jolt_s >= float(t[stop]) - p.landing_grace_s:
+                self._vote(lo + stop, self._far_cross, self._far_cos <= self._cos_strong,
+                           changes)
+            self._far_cross = None
+            j = stop + 1
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def _standing(self, s: Standing, changes: list) -> None:
+        """A still second: level (the first, or a better one), or a check of the reference."""
+        p = self.params
+        size = float(np.linalg.norm(s.accel_g))
+        if s.spread_g > p.still_accel_std_g or not (
+                p.gravity_range_g[0] <= size <= p.gravity_range_g[1]):
+            return
+        down = s.accel_g / size
+        ref = self.reference
+        if ref is None or self._after_gap or (not self.decided and self._disturbed):
+            axis = None
+            if ref is not None and ref.axis is not None and \
+                    _angle_deg(down, ref.down) <= p.dorsiflex_max_deg:
+                axis = _across(ref.axis, down)     # the same mounting, after a gap
+            self._set(s.index, Reference(s.accel_g, down, axis), changes)
+        elif self.decided:
+            roll = math.degrees(math.asin(min(1.0, abs(float(down @ ref.axis)))))
+            pitch = float(ref.pitch_deg(down[None, :])[0])
+            if roll > p.roll_max_deg or _angle_deg(down, ref.down) > p.max_raise_deg:
+                # clipped on anew: learn it all again from here
+                self._tally[:] = 0.0
+                self._set(s.index, Reference(s.accel_g, down, None), changes)
+            elif not self.calibrated and pitch < -p.dorsiflex_max_deg:
+                # no foot dorsiflexes this far: that "level" was a raised foot
+                self._set(s.index, Reference(s.accel_g, down, _across(ref.axis, down)),
+                          changes)
+        self.stood = True
+        self._after_gap = False
+        self._disturbed = False
+
+    def _set(self, j: int, ref: Reference, changes: list) -> None:
+        """A new level: the excursion under way and the evidence for the old one go."""
+        if ref.axis is None:
+            self._votes, self._lean = [], np.zeros(3)
+        self._far_cross = None
+        self.reference = ref
+        changes.append((j, ref))
+
+    def _vote(self, j: int, cross: np.ndarray, strong: bool, changes: list) -> None:
+        """An excursion came back at sample ``j``; its far side was heel-up."""
+        ref = self.reference
+        vote = _across(cross, ref.down)
+        if not self.decided:
+            if strong:
+                changes.append((j, self._decide(vote)))
+                return
+            if self._votes and float(vote @ self._votes[0]) < 0.0:
+                self._votes = []        # disagreeing small excursions: start counting again
+            self._votes.append(vote)
+            if len(self._votes) >= self.params.weak_votes:
+                changes.append((j, self._decide(np.sum(self._votes, axis=0))))
+            return
+        if not strong:
+            return
+        self._tally += vote
+        axis = _across(self._tally, ref.down)
+        if float(self._tally @ ref.axis) < 0.0:
+            # more large excursions now went the other way: that side is heel-up
+            self.reference = Reference(ref.baseline_g, ref.down, axis)
+            self._tally = axis.copy()
+            changes.append((j, self.reference))
+        elif _angle_deg(axis, ref.axis) > self.params.refine_axis_deg:
+            # the same way, a little truer: a refinement, not a new frame
+            self.reference = Reference(ref.baseline_g, ref.down, axis, fresh=False)
+            changes.append((j, self.reference))
+
+    def _decide(self, axis: np.ndarray) -> Reference:
+        ref = self.reference
+        self.reference = Reference(ref.baseline_g, ref.down, _across(axis, ref.down))
+        self._tally = self.reference.axis.copy()
+        self._votes = []
+        return self.reference

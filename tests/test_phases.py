@@ -1,0 +1,228 @@
+"""The phase state machine on hand-made pitch traces: exact phase sequences, what counts.
+
+The detector is fed :class:`Frame` objects directly, as the pitch tracker would
+hand them over, so each test says exactly what the foot did and what must come out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pi_service.pipeline.events import Gap, Hold, Partial, Phase, PhaseChange, Rep, Verdict
+from pi_service.pipeline.params import DetectorParams
+from pi_service.pipeline.phases import PhaseDetector
+from pi_service.pipeline.pitch import Frame
+from pi_service.stages import load_stage
+
+RATE = 100.0
+
+
+class Trace:
+    """A pitch trace built stroke by stroke (minimum jerk), with jolts where asked."""
+
+    def __init__(self, rest_s: float = 2.0) -> None:
+        self.t = [np.arange(int(rest_s * RATE)) / RATE]
+        self.p = [np.zeros(len(self.t[0]))]
+        self.impacts: list[float] = []
+        self.flights: list[tuple[float, float]] = []
+
+    @property
+    def now(self) -> float:
+        return float(self.t[-1][-1]) + 1.0 / RATE
+
+    @property
+    def level(self) -> float:
+        return float(self.p[-1][-1])
+
+    def move(self, to_deg: float, duration_s: float) -> Trace:
+        n = int(round(duration_s * RATE))
+        tau = np.arange(1, n + 1) / n
+        self.t.append(self.now + np.arange(n) / RATE)
+        self.p.append(self.level + (to_deg - self.level) * tau**3 * (10 - 15 * tau + 6 * tau**2))
+        return self
+
+    def stay(self, duration_s: float) -> Trace:
+        n = int(round(duration_s * RATE))
+        self.t.append(self.now + np.arange(n) / RATE)
+        self.p.append(np.full(n, self.level))
+        return self
+
+    def raise_heel(self, up_s: float = 3.0, hold_s: float = 1.0, down_s: float = 3.0,
+                   peak_deg: float = 30.0, pause_s: float = 2.0) -> Trace:
+        rest = self.level
+        return self.move(peak_deg, up_s).stay(hold_s).move(rest, down_s).stay(pause_s)
+
+    def impact(self, at_s: float | None = None) -> Trace:
+        self.impacts.append(self.now if at_s is None else at_s)
+        return self
+
+    def frame(self) -> Frame:
+        t, p = np.concatenate(self.t), np.concatenate(self.p)
+        impact = np.zeros(len(t), dtype=bool)
+        for at in self.impacts:
+            impact[np.searchsorted(t, at):np.searchsorted(t, at + 0.05)] = True
+        flight = np.zeros(len(t), dtype=bool)
+        for lo, hi in self.flights:
+            flight[(t >= lo) & (t < hi)] = True
+        return Frame(t, np.ones(len(t), dtype=bool), p, p, impact, flight,
+                     np.ones(len(t), dtype=bool), fresh=True)
+
+
+FIELDS = ("t", "known", "pitch_deg", "fit_deg", "impact", "flight", "fused")
+
+
+def _detect(trace: Trace, stage: int = 2, gap: tuple[float, float] | None = None,
+            block: int = 10) -> list:
+    """Run the detector over the trace in blocks; a long ``gap`` (start, end) removes the
+    samples between and reports it, as the conditioner would. Returns all events."""
+    detector = PhaseDetector(load_stage(stage), DetectorParams(), 30.0, False, (30.0, 45.0),
+                             19.0, 0.0)
+    frame = trace.frame()
+    keep = np.ones(len(frame.t), dtype=bool)
+    if gap is not None:
+        keep = (frame.t <= gap[0]) | (frame.t >= gap[1])
+    arrays = {name: getattr(frame, name)[keep] for name in FIELDS}
+    events: list = []
+    n = len(arrays["t"])
+    reported = gap is None
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        t = arrays["t"][lo:hi]
+        if not reported and t[-1] >= gap[1]:
+            before = int(np.searchsorted(t, gap[1]))
+            if before:
+                events += detector.process(Frame(*(arrays[f][lo:lo + before] for f in FIELDS),
+                                                 fresh=lo == 0))
+            events += detector.gap(Gap(*gap, restarted=True))
+            reported, lo = True, lo + before
+            if lo >= hi:
+                continue
+        events += detector.process(Frame(*(arrays[f][lo:hi] for f in FIELDS), fresh=lo == 0))
+    return events + detector.finish()
+
+
+def _phases(events: list) -> list[str]:
+    return [e.phase.value for e in events if isinstance(e, PhaseChange)]
+
+
+def _reps(events: list) -> list[Rep]:
+    return [e for e in events if isinstance(e, Rep)]
+
+
+def test_a_slow_raise_goes_through_each_phase_and_is_timed_from_its_onsets():
+    events = _detect(Trace().raise_heel(up_s=3.0, hold_s=1.0, down_s=3.0))
+    assert _phases(events) == ["rest", "rising", "top", "lowering", "rest"]
+    [rep] = _reps(events)
+    assert rep.up_s == pytest.approx(3.0, abs=0.1)
+    assert rep.hold_s == pytest.approx(1.0, abs=0.15)
+    assert rep.down_s == pytest.approx(3.0, abs=0.1)
+    assert rep.start_s == pytest.approx(2.0, abs=0.1)
+    assert rep.peak_deg == pytest.approx(30.0, abs=0.5)
+    assert rep.verdict == Verdict.OK
+
+
+def test_a_heel_drop_below_the_step_is_its_own_phase():
+    trace = Trace().move(30.0, 3.0).stay(0.5).move(-15.0, 3.5).stay(0.5).move(0.0, 1.0).stay(2)
+    events = _detect(trace)
+    assert _phases(events) == ["rest", "rising", "top", "lowering", "heel_drop", "rest"]
+    [rep] = _reps(events)
+    assert rep.bottom_deg == pytest.approx(-15.0, abs=0.5)
+    assert rep.end_s == pytest.approx(trace.now - 2.0, abs=0.15)
+
+
+def test_a_heel_lowered_first_and_rested_there_then_raised_from_there():
+    trace = Trace().move(-15.0, 1.5).stay(3.0).raise_heel(peak_deg=30.0)
+    events = _detect(trace)
+    assert _phases(events) == ["rest", "heel_drop", "rest", "rising", "top", "lowering",
+                               "rest"]
+    [rep] = _reps(events)
+    assert rep.peak_deg == pytest.approx(30.0, abs=0.5)
+    assert rep.up_s == pytest.approx(3.0, abs=0.15)
+
+
+def test_reps_with_no_pause_at_the_bottom_are_each_counted():
+    trace = Trace()
+    for _ in range(3):
+        trace.move(30.0, 1.5).stay(0.3).move(0.0, 1.5)
+    trace.stay(2.0)
+    assert len(_reps(_detect(trace))) == 3
+
+
+def test_a_knock_at_the_top_is_counted_not_fatal():
+    trace = Trace().move(30.0, 3.0).stay(1.0).impact().stay(1.0).move(0.0, 3.0).stay(2.0)
+    [rep] = _reps(_detect(trace))
+    assert rep.knocks == 1 and rep.hold_s == pytest.approx(2.0, abs=0.2)
+
+
+def test_an_impact_while_rising_is_not_a_raise():
+    trace = Trace()
+    trace.impact(trace.now + 1.0)
+    trace.move(30.0, 2.0).stay(1.0).move(0.0, 2.0).stay(3)
+    events = _detect(trace)
+    assert _reps(events) == [] and "disturbed" in _phases(events)
+
+
+def test_free_fall_is_a_hop_not_a_raise():
+    trace = Trace().move(30.0, 0.5).stay(0.2)
+    trace.flights.append((trace.now - 0.15, trace.now))
+    trace.move(0.0, 0.5).stay(3.0)
+    assert _reps(_detect(trace)) == []
+
+
+def test_a_quick_raise_landing_with_a_thud_is_a_too_fast_rep():
+    trace = Trace().move(50.0, 0.35).stay(0.15).move(0.0, 0.35).impact().stay(2.0)
+    [rep] = _reps(_detect(trace))
+    assert rep.verdict == Verdict.TOO_FAST
+    assert rep.up_s == pytest.approx(0.35, abs=0.08)
+
+
+def test_an_impact_with_the_toes_up_is_a_heel_strike():
+    trace = Trace().move(40.0, 0.35).move(-15.0, 0.35).impact().move(0.0, 0.1).stay(3.0)
+    assert _reps(_detect(trace)) == []
+
+
+def test_a_small_shift_settles_at_its_new_level_and_a_small_raise_is_a_partial():
+    trace = Trace().move(3.0, 1.0).stay(2.0).move(0.0, 1.0).stay(2.0)
+    events = _detect(trace)
+    assert _reps(events) == [] and not any(isinstance(e, Partial) for e in events)
+    events = _detect(Trace().raise_heel(up_s=1.0, down_s=1.0, hold_s=0.3, peak_deg=8.0))
+    assert _reps(events) == [] and any(isinstance(e, Partial) for e in events)
+
+
+def test_a_long_gap_in_the_lowering_counts_the_rep_and_leaves_the_rest_unknown():
+    trace = Trace().move(30.0, 3.0).stay(1.0)
+    cut = trace.now + 1.5
+    trace.move(0.0, 3.0).stay(5.0)
+    events = _detect(trace, gap=(cut, cut + 3.0))
+    [rep] = _reps(events)
+    assert rep.up_s == pytest.approx(3.0, abs=0.15)
+    assert rep.down_s is None and rep.end_s is None and rep.gaps == 1
+    assert any(isinstance(e, Gap) for e in events)
+
+
+def test_a_long_held_top_is_a_hold_judged_against_its_range():
+    events = _detect(Trace().raise_heel(up_s=1.5, hold_s=35.0, down_s=1.5), stage=1)
+    [hold] = [e for e in events if isinstance(e, Hold)]
+    assert hold.hold_s == pytest.approx(35.0, abs=0.3) and hold.verdict == "ok"
+    assert _reps(events) == []
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_the_same_phases_whatever_the_blocks(block):
+    trace = Trace().raise_heel().move(-12.0, 2.0).stay(1.0).move(0.0, 1.0).stay(1.0)
+    trace.raise_heel(up_s=0.4, down_s=0.4, hold_s=0.2, peak_deg=45.0)
+    whole = _detect(trace, block=10_000)
+    parts = _detect(trace, block=block)
+    assert [type(e) for e in parts] == [type(e) for e in whole]
+    for a, b in zip(parts, whole, strict=True):
+        if isinstance(a, PhaseChange):
+            assert (a.phase, a.t_s) == pytest.approx((b.phase, b.t_s), abs=1e-9)
+        elif isinstance(a, Rep):
+            assert a.start_s == pytest.approx(b.start_s, abs=1e-9)
+            assert a.verdict == b.verdict
+
+
+def test_phase_enum_names_what_a_live_view_shows():
+    assert {p.value for p in Phase} == {"rest", "rising", "top", "lowering", "heel_drop",
+                                        "disturbed"}

@@ -67,6 +67,8 @@ class DetectorParams:
     """A still |a| outside this is not a sensor at rest on a foot (wrong unit, broken chip)."""
     dorsiflex_max_deg: float = 25.0
     """The ankle dorsiflexes about 20 deg: a larger excursion from rest is a raise."""
+    knocks_max: int = 2
+    """More impacts than this between standings is a disturbance (walking, handling)."""
     weak_votes: int = 3
     """Agreeing smaller excursions that decide the raise direction without a large one."""
     weak_vote_deg: float = 8.0
@@ -116,14 +118,21 @@ class DetectorParams:
     """Of the lowering's peak speed: slowed to this near rest, the lowering is over."""
     min_rise_s: float = 0.1
     """A rise lasts at least this long before it can top out."""
+    rest_follow_s: float = 5.0
+    """The rest level follows the resting foot with this time constant."""
     quiet_s: float = 1.0
     """Still this long after walking or a stumble: back at rest."""
+    touchdown_s: float = 0.3
+    """An impact this soon after the top is reached is a forefoot landing (a step)."""
     landing_grace_s: float = 0.3
     """An impact this soon after a rep ends is its landing still ringing."""
     hold_s: float = 10.0
     """A top held at least this long is an isometric hold."""
     max_raise_deg: float = 75.0
     """No heel raise turns the foot further than this above rest."""
+    max_raise_accel_deg: float = 110.0
+    """The same read from the accelerometer alone, which a quick raise's own
+    acceleration makes read up to half as much again."""
     max_drop_deg: float = 35.0
     """No heel drops further than this below rest (off a step, about 20 deg)."""
     min_stroke_s: float = 0.12

@@ -26,10 +26,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 from ..protocol import Stage
 from .events import Event, Gap, Hold, PaceWarning, Partial, Phase, PhaseChange, Rep, Verdict
-from .fit import fit_raise
+from .fit import Bounds, fit_raise
 from .params import DetectorParams
 from .pitch import Frame
 from .sets import SetTracker
@@ -94,6 +95,8 @@ class PhaseDetector:
         """The person's usual raise: the median of the recent counted ones."""
         self._lag = max(1, round(params.velocity_lag_s * params.rate_hz))
         self._impact_lag = max(1, round(params.impact_lead_s * params.rate_hz))
+        follow = 1.0 - math.exp(-1.0 / (params.rest_follow_s * params.rate_hz))
+        self._rest_b, self._rest_a = np.array([follow]), np.array([1.0, follow - 1.0])
         self._fit_tail: np.ndarray | None = None
         self._rep_index = 0
         self._events: list[Event] = []
@@ -253,7 +256,9 @@ class PhaseDetector:
     def _rest(self, i: int, stop: int) -> int:
         p = self._p[i:stop]
         on = self.params.on_share * self.typical_deg
-        b = self._rest_deg
+        # the level the foot rests at, followed slowly (the live pitch settles and drifts a
+        # little after walking or a rep), so a rise is measured from where it really starts
+        b, _ = lfilter(self._rest_b, self._rest_a, p, zi=self._rest_a[1:] * -self._rest_deg)
         # the ringing of a heel that just landed is not a new jolt
         landing = self._t[i:stop] < self._last_end_s + self.params.landing_grace_s
         jolt = self._flight[i:stop] | (self._impact[i:stop] & ~landing)
@@ -263,17 +268,20 @@ class PhaseDetector:
             up &= self.v[i:stop] > 0.0
         hits = np.flatnonzero(up | (p - b < -on) | jolt)
         if len(hits) == 0:
+            self._rest_deg = float(b[-1])
             return stop
         j = i + int(hits[0])
+        rest = float(b[j - i - 1]) if j > i else self._rest_deg
+        self._rest_deg = rest
         if jolt[j - i]:
             self._disturb(j)
         elif up[j - i]:
-            self._start(j, b)
+            self._start(j, rest)
         else:
             # the heel lowered below where it rested (off a step): no raise yet
-            self._move = _Movement(rest_deg=b, detect_s=float(self._t[j]), on_s=math.nan,
-                                   peak_deg=b, peak_speed_dps=0.0, low_deg=float(self._p[j]),
-                                   moved_s=float(self._t[j]))
+            self._move = _Movement(rest_deg=rest, detect_s=float(self._t[j]), on_s=math.nan,
+                                   peak_deg=rest, peak_speed_dps=0.0,
+                                   low_deg=float(self._p[j]), moved_s=float(self._t[j]))
             self._enter(Phase.HEEL_DROP, j)
         return j + 1
 
@@ -301,7 +309,8 @@ class PhaseDetector:
         peak_speed = np.maximum(np.maximum.accumulate(v), m.peak_speed_dps)
         topped = (v < prm.top_speed_share * peak_speed) & (t >= m.detect_s + prm.min_rise_s)
         fell = p < b + 0.5 * prm.on_share * typical
-        too_far = p > b + prm.max_raise_deg
+        too_far = p > b + np.where(self._fused[i:stop], prm.max_raise_deg,
+                                   prm.max_raise_accel_deg)
         jolt = self._jolted(i, stop)
         hits = np.flatnonzero(topped | fell | too_far | jolt)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
@@ -368,7 +377,10 @@ class PhaseDetector:
         else:
             moved = shifted = None
         too_long = t > m.detect_s + prm.max_movement_s
-        exits = lowering | self._flight[i:stop] | too_long
+        # a foot that lands on its forefoot as it gets there stepped (a lunge, a stair):
+        # a raise reaches its top without an impact
+        touchdown = self._impact[i:stop] & (t < m.top_detect_s + prm.touchdown_s)
+        exits = lowering | self._flight[i:stop] | too_long | touchdown
         if shifted is not None:
             exits |= shifted
         hits = np.flatnonzero(exits)
@@ -377,14 +389,15 @@ class PhaseDetector:
             self._pace(i, end, m.rest_deg + prm.pace_share * typical, typical)
         m.peak_deg = float(peak[end - 1 - i])
         m.knocks += int(np.count_nonzero(np.diff(self._impact[i:end].astype(np.int8),
-                                                 prepend=0) == 1))
+                                                 prepend=np.int8(self._impact[i - 1] if i
+                                                                 else 0)) == 1))
         self._seen(i, end)
         if moved is not None:
             m.moved_s = float(moved[end - 1 - i])
         if len(hits) == 0:
             return stop
         j = end - 1
-        if self._flight[j] or too_long[j - i]:
+        if self._flight[j] or too_long[j - i] or touchdown[j - i]:
             self._disturb(j)
         elif shifted is not None and shifted[j - i]:
             self._settle(j)
@@ -415,7 +428,9 @@ class PhaseDetector:
         before = self._before[i:stop]
         strike = np.where(self._fused[i:stop], prm.heel_strike_deg, prm.heel_strike_accel_deg)
         landed = impact & (before >= b - strike) & (before < b + prm.landing_share * travel)
-        jolt = self._flight[i:stop] | (impact & ~landed)
+        # still near the top: the shoe knocked the step as the lowering began
+        knock = impact & (before >= m.peak_deg - prm.drop_share * travel)
+        jolt = self._flight[i:stop] | (impact & ~landed & ~knock)
         exits = dropped | ended | landed | jolt | rebound
         moved = None
         if travel < self._count_deg:
@@ -553,7 +568,19 @@ class PhaseDetector:
             top_s = lower_s = 0.5 * (top_s + lower_s)   # no hold: the two fits meet
         up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
         if not _plausible(up_s, down_s, bounds.bottom_deg, m.rest_deg, m.peak_deg, prm):
-            return      # no ankle moves like that: a step, a stumble, the sensor handled
+            if fused.mean() > 0.5 or cut:
+                return      # no ankle moves like that: a step, a stumble, the sensor handled
+            # Without a gyro a quick raise's own acceleration bends its unfiltered pitch
+            # past fitting: its phases are read off the live detection instead, coarsely
+            # (they lag the movement's ends) but enough to tell a rushed rep.
+            d = self.delay_s
+            low = m.low_deg if math.isfinite(m.low_deg) else m.rest_deg
+            bounds = Bounds(m.on_s - d, m.top_detect_s - d, m.lower_detect_s - d, t_s - d,
+                            t_s - d, m.peak_deg, low)
+            top_s, lower_s = bounds.top_s, bounds.lower_s
+            up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
+            if not _plausible(up_s, down_s, low, m.rest_deg, m.peak_deg, prm):
+                return
         travel = bounds.peak_deg - m.rest_deg
         if travel < self._count_deg:
             if not cut:
@@ -614,7 +641,7 @@ def _plausible(up_s: float | None, down_s: float | None, bottom_deg: float | Non
     than ``max_raise_deg``, drops the heel less than ``max_drop_deg`` below rest, and
     its phases come in order. A stride, a stair, a kick fitted as one does not.
     """
-    if live_peak_deg - rest_deg > params.max_raise_deg:
+    if live_peak_deg - rest_deg > params.max_raise_accel_deg:
         return False
     if bottom_deg is not None and bottom_deg < rest_deg - params.max_drop_deg:
         return False

@@ -15,6 +15,7 @@ no raise), so memory stays bounded on a shelf all day.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -145,8 +146,11 @@ class PitchTracker:
                     out += self._release(ref)     # and the samples after follow on from it
                 elif waiting or ref.fresh:
                     self._fresh = True
-            elif waiting:
-                # a new level before any direction: what waited before it is let go
+            elif waiting and self._reference is not None and float(
+                    ref.down @ self._reference.down) < math.cos(math.radians(
+                        self.params.return_deg)):
+                # a new level before any direction: what waited, measured against the old
+                # one (the sensor on the shelf, say), is let go
                 self._drop_before(float(motion.t[j]) - self.params.still_s
                                   - self.params.lookback_s)
             self._reference = ref

@@ -110,12 +110,14 @@ class Posture:
             self.reference = Reference(base, down, _across(
                 np.asarray(calibration.raise_axis, dtype=float), down))
         self.stood = calibration is not None      # a still standing has been found
-        self._disturbed = False     # jolted since the last standing (before a decision)
+        self._jolts = 0             # impacts since the last standing (before a decision)
+        self._flew = False          # free fall since then
         self._after_gap = False
         self._far_cos = 1.0         # cosine of the excursion's farthest tilt from level
         self._far_cross: np.ndarray | None = None   # level x gravity there (heel-up axis)
-        self._jolt_s = math.inf     # first jolt of the excursion
         self._flew = False          # free fall during the excursion
+        self._flown = False         # free fall since the last standing
+        self._last_impact = False
         self._cos_weak = math.cos(math.radians(params.weak_vote_deg))
         self._cos_strong = math.cos(math.radians(params.dorsiflex_max_deg))
         self._cos_return = math.cos(math.radians(params.return_deg))
@@ -152,8 +154,11 @@ class Posture:
             if standing is not None:
                 self._standing(standing, changes)
             lo = hi
-        if self.reference is None or not self.decided:
-            self._disturbed |= bool(np.any((m.impact | m.flight) & m.known))
+        if not self.decided:
+            onsets = np.diff(m.impact.astype(np.int8), prepend=np.int8(self._last_impact)) > 0
+            self._jolts += int(np.count_nonzero(onsets & m.known))
+            self._flown |= bool(np.any(m.flight & m.known))
+        self._last_impact = bool(m.impact[-1])
         return changes
 
     # -- excursions -------------------------------------------------------------------------
@@ -165,7 +170,6 @@ class Posture:
         foot near level or a known direction with no large excursion, costs one
         dot product per sample.
         """
-        p = self.params
         d = self.reference.down
         g = m.gravity_live[lo:hi]
         cos = g[:, 0] * d[0] + g[:, 1] * d[1] + g[:, 2] * d[2]
@@ -177,8 +181,6 @@ class Posture:
             self._lean += (size[:, None] * c).sum(axis=0)
         if self._far_cross is None and not out.any():
             return
-        t = m.t[lo:hi]
-        jolt = (m.impact[lo:hi] | m.flight[lo:hi]) & m.known[lo:hi]
         flight = m.flight[lo:hi]
         j = 0
         while j < len(cos):
@@ -187,7 +189,7 @@ class Posture:
                 if len(away) == 0:
                     return
                 j += int(away[0])
-                self._far_cos, self._jolt_s, self._flew = 1.0, math.inf, False
+                self._far_cos, self._flew = 1.0, False
                 self._far_cross = _cross_rows(d, g[j:j + 1])[0]
             back = np.flatnonzero(cos[j:] >= self._cos_return)
             stop = len(cos) if len(back) == 0 else j + int(back[0])
@@ -195,15 +197,13 @@ class Posture:
                 k = j + int(np.argmin(cos[j:stop]))
                 if cos[k] < self._far_cos:
                     self._far_cos, self._far_cross = float(cos[k]), _cross_rows(d, g[k:k + 1])[0]
-                hits = np.flatnonzero(jolt[j:stop])
-                if len(hits):
-                    self._jolt_s = min(self._jolt_s, float(t[j + int(hits[0])]))
                 self._flew = self._flew or bool(flight[j:stop].any())
             if len(back) == 0:
                 return
-            # a quick raise may land with a thud as it comes back; a jolt before that,
-            # or free fall, is walking, a hop, a stumble: no evidence of anything
-            if not self._flew and self._jolt_s >= float(t[stop]) - p.landing_grace_s:
+            # free fall is a hop or a run: no evidence of anything. Impacts are not:
+            # a knock at the top, the heel landing, even walking's heel strikes leave the
+            # far side of the excursion where it was
+            if not self._flew:
                 self._vote(lo + stop, self._far_cross, self._far_cos <= self._cos_strong,
                            changes)
             self._far_cross = None
@@ -220,7 +220,9 @@ class Posture:
             return
         down = s.accel_g / size
         ref = self.reference
-        if ref is None or self._after_gap or (not self.decided and self._disturbed):
+        # walking, hops, the sensor handled: more than a knock or a heel landing
+        disturbed = self._flown or self._jolts > self.params.knocks_max
+        if ref is None or self._after_gap or (not self.decided and disturbed):
             axis = None
             if ref is not None and ref.axis is not None and \
                     _angle_deg(down, ref.down) <= p.dorsiflex_max_deg:
@@ -239,7 +241,7 @@ class Posture:
                           changes)
         self.stood = True
         self._after_gap = False
-        self._disturbed = False
+        self._jolts, self._flown = 0, False
 
     def _set(self, j: int, ref: Reference, changes: list) -> None:
         """A new level: the excursion under way and the evidence for the old one go."""

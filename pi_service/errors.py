@@ -32,3 +32,7 @@ class SensorError(HeelRaiseError, OSError):
 
 class ConfigError(InputError):
     """A bad value in the service's TOML config."""
+
+
+class PayloadError(HeelRaiseError, ValueError):
+    """A payload, topic or command that breaks the contract; the message is one line."""

@@ -33,29 +33,22 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from .errors import ConfigError
-from .outbox import Outbox
-from .payloads import (
-    QOS,
-    RETAIN,
-    Command,
+from .builders import (
     Context,
-    PayloadError,
     anchored_clock,
-    check_device,
-    encode,
     hold_payload,
     new_id,
-    parse_command,
     phase_payload,
     rep_payload,
     set_payload,
     status_payload,
-    subscription,
-    topic,
 )
+from .errors import ConfigError, PayloadError
+from .outbox import Outbox
+from .payloads import Command, encode, parse_command
 from .pipeline.events import Hold, PhaseChange, Rep, SetSummary
 from .protocol import DEFAULT_STAGE, Stage
+from .topics import QOS, RETAIN, check_device, subscription, topic
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from contextlib import ExitStack
 from typing import Any
 
 from .broker import LocalBroker, port_open
+from .builders import new_id
 from .config import ServiceConfig, load_config, validate
 from .console import LiveConsole
 from .errors import ConfigError, HeelRaiseError, SensorError
 from .notify import sd_notify, watchdog_interval_s
-from .payloads import new_id
 from .pipeline import CalibrationError, Pipeline
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
 from .protocol import Stage

@@ -23,7 +23,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard" / "test"))
 import harness  # noqa: E402
 
-from pi_service import payloads  # noqa: E402
+from pi_service import (
+    builders,  # noqa: E402
+    mqtt_docs,  # noqa: E402
+    topics,  # noqa: E402
+)
 from pi_service.errors import HeelRaiseError  # noqa: E402
 from pi_service.log.aggregates import aggregate_topic, aggregates  # noqa: E402
 from pi_service.log.progression import load_rules  # noqa: E402
@@ -58,14 +62,14 @@ def _history(store, stage) -> None:
     earlier_today = (midnight + time.time()) / 2  # a set ending then is today, before now
     for days_ago in range(HISTORY_DAYS - 1, -1, -1):
         end = earlier_today - days_ago * 86400
-        ctx = payloads.Context(DEVICE, f"s{days_ago}", stage,
-                               payloads.offset_clock(end - reps[-1].end_s),
+        ctx = builders.Context(DEVICE, f"s{days_ago}", stage,
+                               builders.offset_clock(end - reps[-1].end_s),
                                load_kg=5.0 if days_ago >= 7 else 7.5)
         summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=15,
                              target_reps=stage.reps, ok_reps=12 + days_ago % 3,
                              tempo_compliance=(12 + days_ago % 3) / 15, rest_before_s=None,
                              rep_indices=tuple(range(1, 16)))
-        store.add_set(payloads.set_payload(ctx, summary, reps, pain=2 + days_ago % 2))
+        store.add_set(builders.set_payload(ctx, summary, reps, pain=2 + days_ago % 2))
         store.record_stiffness(3 + days_ago % 2, device=DEVICE,
                                day=date.today() - timedelta(days=days_ago))
 
@@ -88,7 +92,7 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
     service, logger = stack.publisher("heelraise"), stack.publisher("heelraise-log")
     try:
         # Retained before the page opens: the service's status and the log's aggregates.
-        service.publish(payloads.topic(DEVICE, "status"), payloads.status_payload(
+        service.publish(topics.topic(DEVICE, "status"), builders.status_payload(
             DEVICE, state="online", sensor="ok", source="simulator", stage=2, running=True),
             retain=True)
         _history(stack.store, stage)
@@ -116,14 +120,14 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
         # Today's session, live: three reps of set 1 (the third rushed up), then the set,
         # which ends just now, after the log computed its aggregates.
         reps = [_rep(1), _rep(2), _rep(3, up_s=1.2, verdict=Verdict.TOO_FAST_UP)]
-        clock = payloads.offset_clock(time.time() - reps[-1].end_s)
-        ctx = payloads.Context(DEVICE, "today", stage, clock)
-        service.publish(payloads.topic(DEVICE, "phase"), payloads.phase_payload(
+        clock = builders.offset_clock(time.time() - reps[-1].end_s)
+        ctx = builders.Context(DEVICE, "today", stage, clock)
+        service.publish(topics.topic(DEVICE, "phase"), builders.phase_payload(
             ctx, PhaseChange(t_s=8.0, phase=Phase.RISING, pitch_deg=2.0)), qos=0)
         browser.wait_text("#phase", "rising")
         for rep in reps:
-            service.publish(payloads.topic(DEVICE, "rep"),
-                            payloads.rep_payload(ctx, rep, set_index=1))
+            service.publish(topics.topic(DEVICE, "rep"),
+                            builders.rep_payload(ctx, rep, set_index=1))
         browser.wait_text("#rep-count", "3")
         assert browser.text("#rep-target") == "15"
         assert "set 1 of 3" in browser.text("#set-label")
@@ -137,10 +141,10 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
         summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=3,
                              target_reps=stage.reps, ok_reps=2, tempo_compliance=2 / 3,
                              rest_before_s=None, rep_indices=(1, 2, 3))
-        set_body = payloads.set_payload(ctx, summary, reps)
-        service.publish(payloads.topic(DEVICE, "set"), set_body)
-        service.publish(payloads.topic(DEVICE, "set"), set_body)  # a redelivery: shown once
-        service.publish(payloads.topic(DEVICE, "phase"), payloads.phase_payload(
+        set_body = builders.set_payload(ctx, summary, reps)
+        service.publish(topics.topic(DEVICE, "set"), set_body)
+        service.publish(topics.topic(DEVICE, "set"), set_body)  # a redelivery: shown once
+        service.publish(topics.topic(DEVICE, "phase"), builders.phase_payload(
             ctx, PhaseChange(t_s=reps[-1].end_s, phase=Phase.REST, pitch_deg=0.0)), qos=0)
         browser.wait_text("#phase", "rest")
         browser.call("waitVisible", selector="#rest")
@@ -175,7 +179,7 @@ def test_page_credentials_are_read_only(stack, browser):
     """What config.json hands any visitor cannot publish, and a wrong password is reported."""
     dashboard = stack.publisher("dashboard")
     try:
-        reason = dashboard.publish(payloads.topic(DEVICE, "cmd/stage"), {"stage": 4})
+        reason = dashboard.publish(topics.topic(DEVICE, "cmd/stage"), {"stage": 4})
         assert reason.is_failure and "authori" in str(reason).lower()
     finally:
         dashboard.close()
@@ -235,8 +239,8 @@ def test_server_serves_config_and_rejects_bad_ratings_keeping_good_ones(tmp_path
 def test_pain_without_a_set_goes_on_todays_last_set(tmp_path, page_dir):
     """As a rating over MQTT or from the CLI does: the set just done gets the pain."""
     now = time.time()
-    sets = {name: {**payloads.examples()["set"], "id": name, "device": DEVICE, "pain": None,
-                   "time": payloads.iso_utc(at), "start_time": payloads.iso_utc(at - 60)}
+    sets = {name: {**mqtt_docs.examples()["set"], "id": name, "device": DEVICE, "pain": None,
+                   "time": builders.iso_utc(at), "start_time": builders.iso_utc(at - 60)}
             for name, at in (("yesterday", now - 86400), ("today", now))}
     with Store(tmp_path / "log.sqlite3") as store, \
             DashboardServer(page_config(DEVICE), dist_dir=page_dir, store=store) as server:
@@ -270,8 +274,8 @@ def test_page_reconnects_after_the_broker_restarts(stack, browser):
     browser.wait_text("#conn", "connected")
     service = stack.publisher("heelraise")
     try:
-        ctx = payloads.Context(DEVICE, "after", load_stage(2), payloads.offset_clock(time.time()))
-        service.publish(payloads.topic(DEVICE, "rep"), payloads.rep_payload(ctx, _rep(1), 1))
+        ctx = builders.Context(DEVICE, "after", load_stage(2), builders.offset_clock(time.time()))
+        service.publish(topics.topic(DEVICE, "rep"), builders.rep_payload(ctx, _rep(1), 1))
         browser.wait_text("#rep-count", "1")
         assert browser.text("#verdict") == "Good"
     finally:
@@ -303,8 +307,8 @@ def test_page_served_by_mosquitto_takes_its_login_from_the_address(tmp_path, bro
             browser.call("open", url=page)
             browser.wait_text("#conn", "connected")
             assert not browser.call("visible", selector="#pain-scale")
-            ctx = payloads.Context(DEVICE, "s", load_stage(2), payloads.offset_clock(time.time()))
-            service.publish(payloads.topic(DEVICE, "rep"), payloads.rep_payload(
+            ctx = builders.Context(DEVICE, "s", load_stage(2), builders.offset_clock(time.time()))
+            service.publish(topics.topic(DEVICE, "rep"), builders.rep_payload(
                 ctx, _rep(1, up_s=1.0, verdict=Verdict.TOO_FAST_UP), 1))
             browser.wait_text("#rep-count", "1")
             assert browser.text("#verdict") == "Too fast up"

@@ -10,14 +10,14 @@ import uuid
 
 import pytest
 
-from pi_service import payloads
+from pi_service import mqtt_docs
 from pi_service.errors import InputError
 from pi_service.log.export import export
 from pi_service.log.store import SCHEMA_VERSION, Store
 
-SET = payloads.examples()["set"]
-REP = payloads.examples()["rep"]
-HOLD = payloads.examples()["hold"]
+SET = mqtt_docs.examples()["set"]
+REP = mqtt_docs.examples()["rep"]
+HOLD = mqtt_docs.examples()["hold"]
 
 
 def a_set(**changes) -> dict:

@@ -24,19 +24,19 @@ import pytest
 from mqtt_helpers import wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.log import commands
 from pi_service.log.store import Store
 from pi_service.log.subscriber import LogSubscriber
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 3, 2)
-SET = payloads.examples()["set"]
+SET = mqtt_docs.examples()["set"]
 
 
 def at(hour: int, minute: int = 0) -> str:
     """A moment on DAY, local wall clock, as payloads carry it."""
-    return payloads.iso_utc(datetime.combine(DAY, clock(hour, minute)).astimezone().timestamp())
+    return builders.iso_utc(datetime.combine(DAY, clock(hour, minute)).astimezone().timestamp())
 
 
 def a_set(**changes) -> dict:
@@ -135,7 +135,7 @@ BAD = [
     ("heelraise/left/set", {**SET, "id": "r3", "pain": 11}),
     ("heelraise/left/set", {**SET, "id": "r4", "time": "yesterday"}),
     ("heelraise/right/set", {**SET, "id": "r5"}),                    # device differs
-    ("heelraise/left/rep", {**payloads.examples()["rep"], "verdict": "great"}),
+    ("heelraise/left/rep", {**mqtt_docs.examples()["rep"], "verdict": "great"}),
     ("heelraise/left/cmd/pain", b"12"),
     ("heelraise/left/cmd/stiffness", {"stiffness": 2, "date": "31/01/2026"}),
     ("heelraise/left/set", b"\xff\xfe"),
@@ -324,7 +324,7 @@ def test_pain_entered_on_the_page_is_stored_and_republished_at_once(
                          "--dashboard-password-file", str(dashboard)], tmp_path)
     try:
         url = logger.url()
-        now = payloads.iso_utc(time.time())
+        now = builders.iso_utc(time.time())
         done = a_set(time=now, start_time=now, pain=None)
         # Sent again (the same set, stored once) until the log has subscribed and taken it.
         assert wait_until(lambda: send(publisher, "heelraise/left/set", done)

@@ -12,20 +12,20 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.errors import InputError
 from pi_service.log.progression import evaluate, load_history, load_rules
 from pi_service.log.store import Store
 
 START = date(2026, 3, 2)
-BASE_SET = payloads.examples()["set"]
-BASE_REP = payloads.examples()["rep"]
+BASE_SET = mqtt_docs.examples()["set"]
+BASE_REP = mqtt_docs.examples()["rep"]
 
 
 def _iso(day: date, at: time) -> str:
     """A local wall-clock moment as the payloads carry it (UTC, "Z")."""
     local = datetime.combine(day, at).astimezone()
-    return payloads.iso_utc(local.timestamp())
+    return builders.iso_utc(local.timestamp())
 
 
 class Log:

@@ -331,7 +331,8 @@ def _send(args: argparse.Namespace, kind: str, body: dict, timeout_s: float = 10
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from ..payloads import new_id, topic
+    from ..builders import new_id
+    from ..topics import topic
 
     broker = _broker(args, _config(args))
     device = args.device or broker["device"]

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from ..builders import iso_utc
 from ..errors import InputError
-from ..payloads import iso_utc
 
 log = logging.getLogger(__name__)
 

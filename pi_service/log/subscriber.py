@@ -26,9 +26,11 @@ from datetime import date
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..payloads import ROOT, PayloadError, parse_command, split_topic, subscription, validate
+from ..errors import PayloadError
+from ..payloads import parse_command, validate
 from ..protocol import Protocol
 from ..stages import load_protocol
+from ..topics import ROOT, split_topic, subscription
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .payloads import VERSION
+from .payloads import MAX_DETAIL, VERSION
 from .pipeline.events import Hold, Phase, PhaseChange, Rep, SetSummary, Verdict
 from .protocol import Stage
 from .topics import check_device
@@ -122,7 +122,7 @@ def set_payload(ctx: Context, summary: SetSummary, reps: Iterable[Rep] = (),
     detail = [{"index": r.index, "up_s": _r(r.up_s), "hold_s": _r(r.hold_s),
                "down_s": _r(r.down_s), "peak_deg": _r(r.peak_deg),
                "verdict": Verdict(r.verdict).value}
-              for r in reps if r.index in wanted]
+              for r in reps if r.index in wanted][:MAX_DETAIL]
     load_kg = _stage(ctx, "set").load_kg if ctx.load_kg is None else ctx.load_kg
     return {
         **_head(ctx, summary.end_s),
@@ -132,7 +132,7 @@ def set_payload(ctx: Context, summary: SetSummary, reps: Iterable[Rep] = (),
         "target_reps": list(summary.target_reps), "ok_reps": summary.ok_reps,
         "tempo_compliance": round(float(summary.tempo_compliance), 4),
         "rest_before_s": None if summary.rest_before_s is None else _r(summary.rest_before_s),
-        "holds": summary.holds, "hold_s": [_r(h) for h in summary.hold_s],
+        "holds": summary.holds, "hold_s": [_r(h) for h in summary.hold_s[:MAX_DETAIL]],
         "load_kg": _r(load_kg), "pain": pain, "rep_detail": detail,
     }
 

@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from .builders import (
     Context,
@@ -64,14 +65,17 @@ _COMMAND_EXAMPLES = {"stage": '{"stage": 3}', "pain": '{"pain": 2, "set_id": "<s
 
 def _describe(spec: Field) -> str:
     kind = spec.type
-    if kind == "array" and spec.items is not None:
-        kind = f"array of {spec.items.type}" + (f" ({spec.size})" if spec.size else "")
+    if kind == "array":
+        size = (f"{spec.max_items}" if spec.min_items == spec.max_items
+                else f"up to {spec.max_items}")
+        kind = f"array of {spec.items.type} ({size})"
     parts = [kind]
     if spec.choices:
         parts.append("one of " + ", ".join(f"`{c}`" for c in spec.choices))
-    if spec.lo is not None or spec.hi is not None:
-        parts.append(f"{'' if spec.lo is None else f'{spec.lo:g}'}.."
-                     f"{'' if spec.hi is None else f'{spec.hi:g}'}")
+    if spec.type in ("integer", "number"):
+        parts.append(f"{spec.lo:g}" if spec.lo == spec.hi else f"{spec.lo:g}..{spec.hi:g}")
+    if spec.pattern:
+        parts.append(f"`{spec.pattern}`")
     if spec.nullable:
         parts.append("or null")
     if not spec.required:
@@ -82,13 +86,12 @@ def _describe(spec: Field) -> str:
 def _table(schema: Mapping[str, Field], prefix: str = "") -> list[str]:
     rows = []
     for name, spec in schema.items():
-        doc = spec.doc.replace("|", "/")
-        rows.append(f"| `{prefix}{name}` | {_describe(spec)} | {doc} |")
-        nested = spec.fields if spec.type == "object" else (
-            spec.items.fields if spec.items is not None and spec.items.type == "object" else None)
-        if nested:
+        cells = (f"`{prefix}{name}`", _describe(spec), spec.doc)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        nested = spec if spec.type == "object" else spec.items if spec.type == "array" else None
+        if nested is not None and nested.type == "object" and nested.fields:
             sub = f"{prefix}{name}." if spec.type == "object" else f"{prefix}{name}[]."
-            rows += _table(nested, sub)
+            rows += _table(nested.fields, sub)
     return rows
 
 
@@ -100,18 +103,29 @@ def reference(device: str = "<device>") -> str:
         out += [f"### `{name}`", "",
                 f"QoS {QOS[kind]}, {'retained' if RETAIN[kind] else 'not retained'}"
                 + (", through the durable outbox" if kind in DURABLE else "") + ".", "",
-                "| field | type | meaning |", "|---|---|---|", *_table(SCHEMAS[kind]), "",
+                "| field | type | meaning |", "|---|---|---|", *_table(SCHEMAS[kind].fields), "",
                 "```json", json.dumps(example, indent=2), "```", ""]
     out += ["### Commands", "", "| topic | payload | fields |", "|---|---|---|"]
     for name, example in _COMMAND_EXAMPLES.items():
-        fields_doc = "; ".join(f"`{f}`: {_describe(s)}" for f, s in COMMANDS[name].items())
+        fields_doc = "; ".join(f"`{f}`: {_describe(s)}"
+                               for f, s in COMMANDS[name].fields.items())
         out.append(f"| `{ROOT}/{device}/cmd/{name}` | `{example}` | {fields_doc or '-'} |")
     return "\n".join(out) + "\n"
 
 
+START = "<!-- generated: python -m pi_service.mqtt_docs -->\n"
+END = "<!-- end generated -->"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the generated reference (paste between the markers in docs/mqtt.md)."""
-    sys.stdout.write(reference())
+    """Print the generated reference, or with ``--write PAGE`` put it between the markers."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] != ["--write"]:
+        sys.stdout.write(reference())
+        return 0
+    page = Path(args[1] if len(args) > 1 else "docs/mqtt.md")
+    head, rest = page.read_text(encoding="utf-8").split(START, 1)
+    page.write_text(head + START + reference() + END + rest.split(END, 1)[1], encoding="utf-8")
     return 0
 
 

@@ -12,14 +12,27 @@ field keeps ``"v": 1``; renaming or removing one means ``"v": 2``.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
 
 from .errors import PayloadError
 from .pipeline.events import Phase, Verdict
-from .schema import Field, check_fields, decode, integer, number, type_name
+from .schema import (
+    Field,
+    SchemaError,
+    array,
+    boolean,
+    check,
+    day,
+    decode_json,
+    integer,
+    number,
+    pair,
+    string,
+    table,
+    type_name,
+    utc_time,
+)
 from .topics import COMMAND_NAMES, DEVICE_PATTERN, ROOT, split_topic
 
 VERSION = 1
@@ -32,116 +45,158 @@ SENSOR_STATES = ("ok", "lost", "none")
 
 _VERDICTS = tuple(v.value for v in Verdict)
 
+ID_PATTERN = r"[A-Za-z0-9_.:-]{1,64}"
+"""Message, session and set ids: uuid4 hex from us, anything id-like from other tools."""
+
+MAX_DETAIL = 200
+"""Reps listed in a set's ``rep_detail`` (and holds in ``hold_s``): a longer set lists its
+first 200, so the largest set stays far below :data:`MAX_PAYLOAD_BYTES`."""
+
+_T_S = (-1e10, 1e10)          # sensor-clock seconds: monotonic, or Unix time in a recording
+_DURATION_S = (0, 86_400)     # a phase or hold lasts less than a day
+_DEG = (-180, 180)
+_COUNT = (0, 100_000)         # reps, holds, sets, indices
+
+
+def _id(doc: str, **kw) -> Field:
+    return string(doc, pattern=ID_PATTERN, max_len=64, **kw)
+
+
+def _t(doc: str, **kw) -> Field:
+    return number(doc, *_T_S, **kw)
+
+
+def _duration(doc: str, **kw) -> Field:
+    return number(doc, *_DURATION_S, **kw)
+
+
+def _deg(doc: str, **kw) -> Field:
+    return number(doc, *_DEG, **kw)
+
+
+def _count(doc: str, lo: int = 0, **kw) -> Field:
+    return integer(doc, lo, _COUNT[1], **kw)
+
+
 _COMMON = {
-    "v": Field("integer", "payload format version", choices=(VERSION,)),
-    "id": Field("string", "unique message id (uuid4 hex); redeliveries keep it"),
-    "device": Field("string", "device name, as in the topic"),
-    "time": Field("time", "wall clock of the event, ISO 8601 UTC"),
+    "v": integer("payload format version", VERSION, VERSION),
+    "id": _id("unique message id (uuid4 hex); redeliveries keep it"),
+    "device": string("device name, as in the topic", pattern=DEVICE_PATTERN, max_len=64),
+    "time": utc_time("wall clock of the event, RFC 3339 UTC"),
 }
 _EVENT = {
     **_COMMON,
-    "session": Field("string", "id of the service run that produced it"),
-    "t_s": number("sensor-clock seconds of the event"),
+    "session": _id("id of the service run that produced it"),
+    "t_s": _t("sensor-clock seconds of the event"),
 }
 _TARGET = {
-    "up_s": number("target rise", 0, nullable=True),
-    "min_up_s": number("shortest rise that is not too fast", 0, nullable=True),
-    "hold_s": number("target hold at the top", 0, nullable=True),
-    "hold_min_s": number("shortest hold that is not too short", 0, nullable=True),
-    "down_s": number("target lowering", 0, nullable=True),
-    "min_down_s": number("shortest lowering that is not too fast", 0, nullable=True),
+    "up_s": _duration("target rise", nullable=True),
+    "min_up_s": _duration("shortest rise that is not too fast", nullable=True),
+    "hold_s": _duration("target hold at the top", nullable=True),
+    "hold_min_s": _duration("shortest hold that is not too short", nullable=True),
+    "down_s": _duration("target lowering", nullable=True),
+    "min_down_s": _duration("shortest lowering that is not too fast", nullable=True),
 }
 _REP_DETAIL = {
-    "index": integer("rep number within the session", 1),
-    "up_s": number("rise duration", 0),
-    "hold_s": number("hold at the top", 0),
-    "down_s": number("lowering duration", 0),
-    "peak_deg": number("foot pitch at the top"),
-    "verdict": Field("string", "tempo verdict", choices=_VERDICTS),
+    "index": _count("rep number within the session", 1),
+    "up_s": _duration("rise duration"),
+    "hold_s": _duration("hold at the top"),
+    "down_s": _duration("lowering duration"),
+    "peak_deg": _deg("foot pitch at the top"),
+    "verdict": string("tempo verdict", choices=_VERDICTS),
 }
 
-SCHEMAS: dict[str, dict[str, Field]] = {
-    "status": {
+
+def _payload(doc: str, fields: dict[str, Field]) -> Field:
+    """A payload's schema: members it does not name are ignored (payloads are additive)."""
+    return table(doc, fields, extra="ignore")
+
+
+SCHEMAS: dict[str, Field] = {
+    "status": _payload("the device's retained status", {
         **_COMMON,
-        "state": Field("string", "online, or offline (last will / clean shutdown)",
-                       choices=STATES),
-        "sensor": Field("string", "IMU state", choices=SENSOR_STATES),
-        "source": Field("string", "sample source: mpu6050, lsm6dsox, simulator, recording, ..."),
-        "stage": integer("protocol stage reps are judged against", 1),
-        "running": Field("boolean", "a session is running (start/stop commands)"),
-    },
-    "phase": {
+        "state": string("online, or offline (last will / clean shutdown)", choices=STATES),
+        "sensor": string("IMU state", choices=SENSOR_STATES),
+        "source": string("sample source: mpu6050, lsm6dsox, simulator, recording, ...",
+                         max_len=32),
+        "stage": integer("protocol stage reps are judged against", 1, 99),
+        "running": boolean("a session is running (start/stop commands)"),
+    }),
+    "phase": _payload("a live phase change", {
         **_EVENT,
-        "phase": Field("string", "phase the foot entered", choices=tuple(p.value for p in Phase)),
-        "pitch_deg": number("foot pitch when detected"),
-    },
-    "rep": {
+        "phase": string("phase the foot entered", choices=tuple(p.value for p in Phase)),
+        "pitch_deg": _deg("foot pitch when detected"),
+    }),
+    "rep": _payload("a completed rep", {
         **_EVENT,
-        "stage": integer("stage the rep was judged against", 1),
-        "set_index": integer("set this rep belongs to (1-based in the session)", 1),
-        "index": integer("rep number within the session (1-based)", 1),
-        "start_s": number("heel starts to rise (sensor clock)"),
-        "top_s": number("top reached"),
-        "lower_s": number("lowering starts"),
-        "end_s": number("back at rest"),
-        "up_s": number("rise duration", 0),
-        "hold_s": number("hold at the top", 0),
-        "down_s": number("lowering duration", 0),
-        "peak_deg": number("foot pitch at the top"),
-        "bottom_deg": number("lowest pitch after the top; negative = heel drop"),
-        "height_cm": number("estimated heel-rise height"),
-        "verdict": Field("string", "headline tempo verdict", choices=_VERDICTS),
-        "faults": Field("array", "every fault found",
-                        items=Field("string", choices=_VERDICTS)),
-        "target": Field("object", "the stage's tempo targets; null where it has none (stage 1)",
-                        fields=_TARGET),
-    },
-    "set": {
+        "stage": integer("stage the rep was judged against", 1, 99),
+        "set_index": _count("set this rep belongs to (1-based in the session)", 1),
+        "index": _count("rep number within the session (1-based)", 1),
+        "start_s": _t("heel starts to rise (sensor clock)"),
+        "top_s": _t("top reached"),
+        "lower_s": _t("lowering starts"),
+        "end_s": _t("back at rest"),
+        "up_s": _duration("rise duration"),
+        "hold_s": _duration("hold at the top"),
+        "down_s": _duration("lowering duration"),
+        "peak_deg": _deg("foot pitch at the top"),
+        "bottom_deg": _deg("lowest pitch after the top; negative = heel drop"),
+        "height_cm": number("estimated heel-rise height", -100, 100),
+        "verdict": string("headline tempo verdict", choices=_VERDICTS),
+        "faults": array("every fault found", string("", choices=_VERDICTS),
+                        max_items=len(_VERDICTS)),
+        "target": table("the stage's tempo targets; null where it has none (stage 1)",
+                        _TARGET, extra="ignore"),
+    }),
+    "set": _payload("a completed set", {
         **_EVENT,
-        "time": Field("time", "wall clock at the end of the set, ISO 8601 UTC"),
-        "start_time": Field("time", "wall clock at the start of the set"),
-        "t_s": number("sensor-clock seconds at the end of the set"),
-        "start_s": number("first rep starts (sensor clock)"),
-        "end_s": number("last rep ends"),
-        "index": integer("set number within the session (1-based)", 1),
-        "stage": integer("stage the set was judged against", 1),
-        "reps": integer("reps counted", 0),
-        "target_reps": Field("array", "the stage's [low, high] reps per set",
-                             items=integer("", 0), size=2),
-        "ok_reps": integer("reps with verdict ok", 0),
+        "time": utc_time("wall clock at the end of the set, RFC 3339 UTC"),
+        "start_time": utc_time("wall clock at the start of the set"),
+        "t_s": _t("sensor-clock seconds at the end of the set"),
+        "start_s": _t("first rep starts (sensor clock)"),
+        "end_s": _t("last rep ends"),
+        "index": _count("set number within the session (1-based)", 1),
+        "stage": integer("stage the set was judged against", 1, 99),
+        "reps": _count("reps counted"),
+        "target_reps": pair("the stage's [low, high] reps per set", _count("")),
+        "ok_reps": _count("reps with verdict ok"),
         "tempo_compliance": number("ok reps / reps (holds in range / holds)", 0, 1),
-        "rest_before_s": number("rest since the previous set; null for the first", 0,
-                              nullable=True),
-        "holds": integer("isometric holds in the set (stage 1)", 0),
-        "hold_s": Field("array", "each hold's duration", items=number("", 0)),
-        "load_kg": number("added load", 0),
+        "rest_before_s": number("rest since the previous set; null for the first",
+                                0, 1e7, nullable=True),
+        "holds": _count("isometric holds in the set (stage 1)"),
+        "hold_s": array(f"each hold's duration (the first {MAX_DETAIL})", _duration(""),
+                        max_items=MAX_DETAIL),
+        "load_kg": number("added load", 0, 500),
         "pain": number("pain during the set, 0..10; null until rated", 0, 10, nullable=True),
-        "rep_detail": Field("array", "per-rep summary",
-                            items=Field("object", fields=_REP_DETAIL)),
-    },
-    "hold": {
+        "rep_detail": array(f"per-rep summary (the first {MAX_DETAIL} reps)",
+                            table("", _REP_DETAIL, extra="ignore"), max_items=MAX_DETAIL),
+    }),
+    "hold": _payload("an isometric hold", {
         **_EVENT,
-        "start_s": number("rise to the top (sensor clock)"),
-        "end_s": number("lowering starts"),
-        "hold_s": number("hold duration", 0),
-        "peak_deg": number("foot pitch at the top"),
-        "verdict": Field("string", "against the stage's hold range", choices=HOLD_VERDICTS),
-    },
+        "start_s": _t("rise to the top (sensor clock)"),
+        "end_s": _t("lowering starts"),
+        "hold_s": _duration("hold duration"),
+        "peak_deg": _deg("foot pitch at the top"),
+        "verdict": string("against the stage's hold range", choices=HOLD_VERDICTS),
+    }),
 }
 
-COMMANDS: dict[str, dict[str, Field]] = {
-    "stage": {"stage": integer("stage to judge reps against", 1)},
-    "pain": {
+_RATING = {"id": _id("the rating's own id: a redelivery counts once", required=False)}
+
+COMMANDS: dict[str, Field] = {
+    "stage": _payload("", {"stage": integer("stage to judge reps against", 1, 99)}),
+    "pain": _payload("", {
         "pain": number("pain rating 0..10", 0, 10),
-        "set_id": Field("string", "set the rating is for; default: the last set",
-                        required=False),
-    },
-    "stiffness": {
+        "set_id": _id("set the rating is for; default: the last set", required=False),
+        **_RATING,
+    }),
+    "stiffness": _payload("", {
         "stiffness": number("morning stiffness 0..10", 0, 10),
-        "date": Field("string", "day it is for, YYYY-MM-DD; default: today", required=False),
-    },
-    "start": {},
-    "stop": {},
+        "date": day("day it is for, YYYY-MM-DD; default: today", required=False),
+        **_RATING,
+    }),
+    "start": _payload("", {}),
+    "stop": _payload("", {}),
 }
 """Commands on ``heelraise/<device>/cmd/<name>``; stage/pain/stiffness accept a bare number."""
 
@@ -157,15 +212,23 @@ def validate(kind: str, payload: bytes | str | Mapping) -> dict:
     schema = SCHEMAS.get(kind)
     if schema is None:
         raise PayloadError(f"unknown payload kind {kind!r} (known: {', '.join(SCHEMAS)})")
+    return _checked(kind, schema, lambda: _decoded(payload))
+
+
+def _decoded(payload: bytes | str | Mapping) -> object:
+    return dict(payload) if isinstance(payload, Mapping) else \
+        decode_json(payload, MAX_PAYLOAD_BYTES)
+
+
+def _checked(what: str, schema: Field, value: Callable[[], object]) -> dict:
+    """``value()`` checked against ``schema``; any fault is a PayloadError prefixed ``what``."""
     try:
-        obj = decode(payload, MAX_PAYLOAD_BYTES)
+        obj = value()
         if not isinstance(obj, dict):
-            raise PayloadError(f"payload is not a JSON object, got {type_name(obj)}")
-        check_fields("", schema, obj)
-        if not re.fullmatch(DEVICE_PATTERN, obj["device"]):
-            raise PayloadError(f"field 'device' must match {DEVICE_PATTERN}, got {obj['device']!r}")
-    except PayloadError as exc:
-        raise PayloadError(f"{kind}: {exc}") from None
+            raise SchemaError("", "payload must be a JSON object", type_name(obj))
+        check(schema, obj)
+    except SchemaError as exc:
+        raise PayloadError(f"{what}: {exc}", reason=f"{what}: {exc.reason}") from None
     return obj
 
 
@@ -180,12 +243,17 @@ def encode(kind: str, payload: Mapping) -> bytes:
 
 @dataclass(frozen=True)
 class Command:
-    """One command received on ``cmd/<name>``; ``value`` is the stage, pain or stiffness."""
+    """One command received on ``cmd/<name>``; ``value`` is the stage, pain or stiffness.
+
+    ``id`` is the sender's own message id, when it gave one (a redelivered rating
+    then counts once).
+    """
 
     name: str
     value: int | float | None = None
     set_id: str | None = None
     date: str | None = None
+    id: str | None = None
 
 
 def parse_command(topic_suffix: str, payload: bytes | str | Mapping) -> Command:
@@ -198,27 +266,16 @@ def parse_command(topic_suffix: str, payload: bytes | str | Mapping) -> Command:
     name = name.removeprefix("cmd/")
     schema = COMMANDS.get(name)
     if schema is None:
-        raise PayloadError(f"cmd/{name}: unknown command (known: {', '.join(COMMANDS)})")
-    try:
-        empty = isinstance(payload, bytes | str) and not bytes(
-            payload.encode() if isinstance(payload, str) else payload).strip()
-        obj = {} if empty else decode(payload, MAX_PAYLOAD_BYTES)
-        if isinstance(obj, int | float) and not isinstance(obj, bool) and name in schema:
-            obj = {name: obj}
-        if not isinstance(obj, dict):
-            raise PayloadError(f"payload must be a JSON object or a number, got {type_name(obj)}")
-        check_fields("", schema, obj)
-        if name == "stiffness" and "date" in obj:
-            _check_date(obj["date"])
-    except PayloadError as exc:
-        raise PayloadError(f"cmd/{name}: {exc}") from None
-    return Command(name, obj.get(name), set_id=obj.get("set_id"), date=obj.get("date"))
+        raise PayloadError(f"cmd/{name}: unknown command (known: {', '.join(COMMANDS)})",
+                           reason="cmd: unknown command")
 
+    def value() -> object:
+        if isinstance(payload, bytes | str) and not payload.strip():
+            return {}
+        obj = _decoded(payload)
+        bare = isinstance(obj, int | float) and not isinstance(obj, bool)
+        return {name: obj} if bare and name in (schema.fields or {}) else obj
 
-def _check_date(text: str) -> None:
-    try:
-        if len(text) != 10:
-            raise ValueError
-        date.fromisoformat(text)
-    except ValueError:
-        raise PayloadError(f"field 'date' must be YYYY-MM-DD, got {text!r}") from None
+    obj = _checked(f"cmd/{name}", schema, value)
+    return Command(name, obj.get(name), set_id=obj.get("set_id"), date=obj.get("date"),
+                   id=obj.get("id"))

@@ -303,7 +303,7 @@ class Publisher:
     def _encode(self, kind: str, payload: Mapping) -> bytes:
         raw = encode(kind, payload)
         if payload["device"] != self.device:
-            raise PayloadError(f"{kind}: field 'device' is {payload['device']!r}, "
+            raise PayloadError(f"{kind}: 'device' is {payload['device']!r}, "
                                f"this publisher is {self.device!r}")
         return raw
 

@@ -64,5 +64,6 @@ def split_topic(name: str) -> tuple[str, str]:
     """``(device, kind)`` of a topic in our tree, e.g. ``("left", "cmd/pain")``."""
     parts = name.split("/", 2)
     if len(parts) != 3 or parts[0] != ROOT or not _DEVICE.fullmatch(parts[1]):
-        raise PayloadError(f"topic {name!r} is not {ROOT}/<device>/<kind>")
+        raise PayloadError(f"topic {name!r} is not {ROOT}/<device>/<kind>",
+                           reason=f"topic outside {ROOT}/<device>/<kind>")
     return parts[1], parts[2]

@@ -151,45 +151,46 @@ REJECTIONS = [
     ("set", b"{not json", "set: payload is not JSON (Expecting property name enclosed in "
                           "double quotes at char 1)"),
     ("set", b"\xff\xfe", "set: payload is not UTF-8"),
-    ("set", b"[1, 2]", "set: payload is not a JSON object, got list"),
+    ("set", b"[1, 2]", "set: payload must be a JSON object, got array"),
     ("set", b"x" * (P.MAX_PAYLOAD_BYTES + 1),
-     f"set: payload too large ({P.MAX_PAYLOAD_BYTES + 1} bytes > {P.MAX_PAYLOAD_BYTES})"),
-    ("set", _without("set", "id"), "set: missing field 'id'"),
-    ("rep", _without("rep", "target"), "rep: missing field 'target'"),
-    ("set", _with("set", v=2), "set: field 'v' must be 1, got 2"),
-    ("set", _with("set", id=""), "set: field 'id' must not be empty"),
-    ("set", _with("set", id=17), "set: field 'id' must be a string, got int"),
-    ("set", _with("set", pain=11), "set: field 'pain' must be in 0..10, got 11"),
-    ("set", _with("set", pain=-1), "set: field 'pain' must be in 0..10, got -1"),
+     f"set: payload is too large (at most {P.MAX_PAYLOAD_BYTES} bytes), "
+     f"got {P.MAX_PAYLOAD_BYTES + 1}"),
+    ("set", _without("set", "id"), "set: 'id' is missing"),
+    ("rep", _without("rep", "target"), "rep: 'target' is missing"),
+    ("set", _with("set", v=2), "set: 'v' must be 1, got 2"),
+    ("set", _with("set", id=""), "set: 'id' must not be empty"),
+    ("set", _with("set", id=17), "set: 'id' must be a string, got integer"),
+    ("set", _with("set", pain=11), "set: 'pain' must be in 0..10, got 11"),
+    ("set", _with("set", pain=-1), "set: 'pain' must be in 0..10, got -1"),
     ("set", _with("set", tempo_compliance=1.2),
-     "set: field 'tempo_compliance' must be in 0..1, got 1.2"),
-    ("set", _with("set", reps=-1), "set: field 'reps' must be >= 0, got -1"),
-    ("set", _with("set", reps=2.5), "set: field 'reps' must be an integer, got float"),
-    ("set", _with("set", reps=True), "set: field 'reps' must be an integer, got bool"),
-    ("set", _with("set", reps="12"), "set: field 'reps' must be an integer, got str"),
-    ("set", _with("set", load_kg=None), "set: field 'load_kg' must not be null"),
-    ("set", _with("set", target_reps=[8]), "set: field 'target_reps' must have 2 items, got 1"),
-    ("set", _with("set", hold_s=[30.0, -2.0]), "set: field 'hold_s[1]' must be >= 0, got -2.0"),
+     "set: 'tempo_compliance' must be in 0..1, got 1.2"),
+    ("set", _with("set", reps=-1), "set: 'reps' must be in 0..100000, got -1"),
+    ("set", _with("set", reps=2.5), "set: 'reps' must be an integer, got number"),
+    ("set", _with("set", reps=True), "set: 'reps' must be an integer, got boolean"),
+    ("set", _with("set", reps="12"), "set: 'reps' must be an integer, got string"),
+    ("set", _with("set", load_kg=None), "set: 'load_kg' must not be null"),
+    ("set", _with("set", target_reps=[8]), "set: 'target_reps' must have 2 items, got 1"),
+    ("set", _with("set", hold_s=[30.0, -2.0]), "set: 'hold_s[1]' must be in 0..86400, got -2.0"),
     ("set", _rep_detail_verdict(),
-     "set: field 'rep_detail[1].verdict' must be one of ok, too_fast_up, too_fast_down, "
-     "too_fast, hold_too_short, partial_range; got 'sloppy'"),
+     "set: 'rep_detail[1].verdict' must be one of ok, too_fast_up, too_fast_down, "
+     "too_fast, hold_too_short, partial_range, got 'sloppy'"),
     ("set", _with("set", time="2026-01-31 07:00:38"),
-     "set: field 'time' must be ISO 8601 UTC like 2026-01-31T07:05:00.250Z, "
+     "set: 'time' must be RFC 3339 UTC like 2026-01-31T07:05:00.250Z, "
      "got '2026-01-31 07:00:38'"),
     ("set", _with("set", device="left/foot"),
-     "set: field 'device' must match [A-Za-z0-9_-]+, got 'left/foot'"),
+     "set: 'device' must match [A-Za-z0-9_-]+, got 'left/foot'"),
     ("rep", _with("rep", verdict="slow"),
-     "rep: field 'verdict' must be one of ok, too_fast_up, too_fast_down, too_fast, "
-     "hold_too_short, partial_range; got 'slow'"),
-    ("rep", _with("rep", target={"up_s": 3.0}), "rep: missing field 'target.min_up_s'"),
+     "rep: 'verdict' must be one of ok, too_fast_up, too_fast_down, too_fast, "
+     "hold_too_short, partial_range, got 'slow'"),
+    ("rep", _with("rep", target={"up_s": 3.0}), "rep: 'target.min_up_s' is missing"),
     ("hold", _with("hold", verdict="too_fast"),
-     "hold: field 'verdict' must be one of ok, too_short, too_long; got 'too_fast'"),
+     "hold: 'verdict' must be one of ok, too_short, too_long, got 'too_fast'"),
     ("status", _with("status", state="away"),
-     "status: field 'state' must be one of online, offline; got 'away'"),
+     "status: 'state' must be one of online, offline, got 'away'"),
     ("status", _with("status", running="yes"),
-     "status: field 'running' must be true or false, got str"),
+     "status: 'running' must be true or false, got string"),
     ("phase", _with("phase", phase="jumping"),
-     "phase: field 'phase' must be one of rest, rising, top, lowering, heel_drop; "
+     "phase: 'phase' must be one of rest, rising, top, lowering, heel_drop, "
      "got 'jumping'"),
 ]
 
@@ -206,7 +207,7 @@ def test_rejections_name_the_field_and_the_fault_in_one_line(kind, payload, mess
 
 def test_non_finite_numbers_are_rejected():
     raw = json.dumps(_example("set")).replace('"pain": 2', '"pain": NaN').encode()
-    with pytest.raises(P.PayloadError, match="field 'pain' must be a finite number, got nan"):
+    with pytest.raises(P.PayloadError, match="set: payload has NaN, which is not JSON"):
         P.validate("set", raw)
 
 
@@ -246,16 +247,16 @@ def test_commands_parse(suffix, payload, expected):
 
 @pytest.mark.parametrize(("suffix", "payload", "message"), [
     ("jump", b"1", "cmd/jump: unknown command (known: stage, pain, stiffness, start, stop)"),
-    ("pain", b"11", "cmd/pain: field 'pain' must be in 0..10, got 11"),
-    ("pain", b"", "cmd/pain: missing field 'pain'"),
+    ("pain", b"11", "cmd/pain: 'pain' must be in 0..10, got 11"),
+    ("pain", b"", "cmd/pain: 'pain' is missing"),
     ("pain", b"lots", "cmd/pain: payload is not JSON (Expecting value at char 0)"),
-    ("stage", b"2.5", "cmd/stage: field 'stage' must be an integer, got float"),
-    ("stage", b"0", "cmd/stage: field 'stage' must be >= 1, got 0"),
-    ("stage", b"true", "cmd/stage: payload must be a JSON object or a number, got bool"),
-    ("start", b"1", "cmd/start: payload must be a JSON object or a number, got int"),
+    ("stage", b"2.5", "cmd/stage: 'stage' must be an integer, got number"),
+    ("stage", b"0", "cmd/stage: 'stage' must be in 1..99, got 0"),
+    ("stage", b"true", "cmd/stage: payload must be a JSON object, got boolean"),
+    ("start", b"1", "cmd/start: payload must be a JSON object, got integer"),
     ("stiffness", b'{"stiffness": 2, "date": "2026-13-01"}',
-     "cmd/stiffness: field 'date' must be YYYY-MM-DD, got '2026-13-01'"),
-    ("pain", b'{"pain": 2, "set_id": ""}', "cmd/pain: field 'set_id' must not be empty"),
+     "cmd/stiffness: 'date' must be a date YYYY-MM-DD, got '2026-13-01'"),
+    ("pain", b'{"pain": 2, "set_id": ""}', "cmd/pain: 'set_id' must not be empty"),
 ])
 def test_bad_commands_are_rejected_with_the_topic_and_fault(suffix, payload, message):
     with pytest.raises(P.PayloadError) as exc:
@@ -268,11 +269,11 @@ def test_bad_commands_are_rejected_with_the_topic_and_fault(suffix, payload, mes
 
 def test_docs_carry_the_generated_reference_verbatim():
     text = DOCS.read_text(encoding="utf-8")
-    start, end = "<!-- generated: python -m pi_service.mqtt_docs -->\n", "<!-- end generated -->"
+    start, end = mqtt_docs.START, mqtt_docs.END
     assert start in text and end in text, "docs/mqtt.md lost its generated-section markers"
     section = text.split(start, 1)[1].split(end, 1)[0]
     assert section.strip() == mqtt_docs.reference().strip(), \
-        "docs/mqtt.md is stale: regenerate with python -m pi_service.mqtt_docs"
+        "docs/mqtt.md is stale: regenerate with python -m pi_service.mqtt_docs --write"
 
 
 def test_every_json_example_in_the_docs_validates():

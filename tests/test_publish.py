@@ -140,12 +140,12 @@ def test_pipeline_events_become_payloads_with_session_clock_and_set_numbering(
 
 def test_invalid_or_foreign_payloads_are_refused_and_nothing_is_queued(broker, tmp_path):
     with open_publisher(broker, tmp_path) as pub:
-        with pytest.raises(P.PayloadError, match="set: field 'pain' must be in 0..10, got 12"):
+        with pytest.raises(P.PayloadError, match="set: 'pain' must be in 0..10, got 12"):
             pub.publish_set({**a_set(1), "pain": 12})
         with pytest.raises(P.PayloadError, match="this publisher is 'left'"):
             pub.publish_set(a_set(1, device="right"))
         assert pub.pending == 0
-        with pytest.raises(P.PayloadError, match="status: field 'stage' must be >= 1, got 0"):
+        with pytest.raises(P.PayloadError, match="status: 'stage' must be in 1..99, got 0"):
             pub.publish_status(stage=0)
 
 
@@ -360,7 +360,7 @@ def test_commands_reach_the_callback_and_bad_ones_are_logged_and_dropped(
             cmd.loop_stop()
         assert pub.connected
     assert got == [P.Command("stage", 3), P.Command("pain", 2, set_id="abc")]
-    assert "ignoring command on heelraise/left/cmd/pain: cmd/pain: field 'pain' must be " \
+    assert "ignoring command on heelraise/left/cmd/pain: cmd/pain: 'pain' must be " \
            "in 0..10, got 12" in caplog.text
     assert "heelraise/left/cmd/stage: cmd/stage: payload is not JSON" in caplog.text
     assert "heelraise/left/cmd/jump: cmd/jump: unknown command" in caplog.text

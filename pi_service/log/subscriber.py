@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -62,13 +61,6 @@ class Counts:
     duplicates: int = 0
     rejected: int = 0
     ratings: int = 0
-
-
-def reason_of(error: str) -> str:
-    """The rejection reason to count under: the message without the offending value."""
-    if error.startswith("topic "):
-        return "topic outside heelraise/<device>/<kind>"
-    return re.split(r"[,;] got | \(", error)[0]
 
 
 class LogSubscriber:
@@ -216,7 +208,7 @@ class LogSubscriber:
                 outcome = self._event(device, kind, payload)
         except PayloadError as exc:
             self.counts.rejected += 1
-            self.store.count_rejected(reason_of(str(exc)), topic, str(exc))
+            self.store.count_rejected(exc.reason, topic, str(exc))
             log.warning("rejected message on %s: %s", topic, exc)
             return "rejected"
         if outcome != "duplicate":
@@ -228,8 +220,9 @@ class LogSubscriber:
             raise PayloadError(f"{kind}: not a topic the log stores")
         data = validate(kind, payload)
         if data["device"] != device:
-            raise PayloadError(f"{kind}: field 'device' differs from the topic's device, "
-                               f"got {data['device']!r}")
+            raise PayloadError(f"{kind}: 'device' differs from the topic's device, "
+                               f"got {data['device']!r}",
+                               reason=f"{kind}: 'device' differs from the topic's device")
         if kind == "status":
             return "seen"
         added = {"set": self.store.add_set, "rep": self.store.add_rep,
@@ -242,7 +235,7 @@ class LogSubscriber:
 
     def _command(self, device: str, topic: str, payload: bytes) -> str:
         command = parse_command(topic, payload)
-        rating_id = _message_id(payload)
+        rating_id = command.id
         if command.name == "pain":
             set_id = command.set_id or self.store.last_set_id(device, self._today())
             self.store.record_pain(command.value, device=device, set_id=set_id,
@@ -323,13 +316,3 @@ class LogSubscriber:
         for info in infos if wait_s > 0 else ():
             if self._client.is_connected():
                 info.wait_for_publish(timeout=wait_s)
-
-
-def _message_id(payload: bytes) -> str | None:
-    """A command's own ``id``, when its sender gave one (redeliveries then count once)."""
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-

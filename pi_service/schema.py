@@ -26,7 +26,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from .errors import PayloadError
@@ -168,6 +168,11 @@ def table(doc: str, fields: Mapping[str, Field], *, extra: str | Field = "reject
           **kw) -> Field:
     """An object (a JSON object, a TOML table) with the members ``fields`` names."""
     return Field("object", doc, fields=fields, extra=extra, **kw)
+
+
+def optional(fields: Mapping[str, Field]) -> dict[str, Field]:
+    """The same fields, none of them required (a config file where every key has a default)."""
+    return {name: replace(spec, required=False) for name, spec in fields.items()}
 
 
 def either(doc: str, *options: Field, **kw) -> Field:

@@ -332,12 +332,20 @@ def test_rules_file_errors_name_the_file_and_rule(tmp_path):
     bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
                    '[[rule]]\nid = "x"\ncheck = "moon_phase"\nlevel = "info"\n'
                    'title = "t"\nreasoning = "r"\n')
-    with pytest.raises(InputError, match=r"rules.toml: rule\[0\].check 'moon_phase'"):
+    with pytest.raises(InputError, match=r"rules.toml:8: 'rule\[0\].check' must be one of "
+                                         r"insertional_heel_drop, .*, got 'moon_phase'$"):
         load_rules(bad)
     bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
                    '[[rule]]\nid = "p"\ncheck = "pain_at_limit"\nlevel = "stop"\n'
                    'title = "t"\nreasoning = "r"\n')
-    with pytest.raises(InputError, match="needs a number 'window_days'"):
+    with pytest.raises(InputError, match=r"rules.toml:6: 'rule\[0\].window_days' is a number "
+                                         r"the check 'pain_at_limit' needs$"):
+        load_rules(bad)
+    bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
+                   '[[rule]]\nid = "p"\ncheck = "sessions_today"\nlevel = "stop"\n'
+                   'title = "t"\nreasoning = "r"\nover_level = "panic"\n')
+    with pytest.raises(InputError, match=r"rules.toml:12: 'rule\[0\].over_level' must be one "
+                                         r"of stop, caution, progress, info$"):
         load_rules(bad)
 
 

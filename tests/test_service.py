@@ -170,7 +170,7 @@ def test_a_config_error_is_one_line_naming_file_line_and_key(tmp_path):
     proc = start_service(free_port(), tmp_path, config=config)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
-    assert err.strip() == f"heelraise: {config}:4: 'sensor.rate_hz' must be float, got 'fast'"
+    assert err.strip() == f"heelraise: {config}:4: 'sensor.rate_hz' must be a number, got string"
 
 
 def test_tells_systemd_it_is_ready_pings_the_watchdog_and_says_stopping(broker, tmp_path):

@@ -230,9 +230,12 @@ def run_log(args: argparse.Namespace) -> int:
             resources.enter_context(server)
         log.info("logging to %s from %s:%d", store.path, broker["host"], broker["port"])
         try:
-            stop.wait()
+            while not stop.wait(0.2) and not subscriber.failed.is_set():
+                pass
         except KeyboardInterrupt:
             pass
+    if subscriber.failure is not None:
+        raise subscriber.failure    # one line, exit status 2: systemd restarts the log
     return 0
 
 

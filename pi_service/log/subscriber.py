@@ -6,10 +6,14 @@ when it is back. Each message is acknowledged only after it is stored (or
 rejected): a crash between receipt and commit means the broker redelivers it,
 and the store's primary key makes the redelivery harmless.
 
-A bad message is rejected, counted by reason in the store and logged with its
-topic; it never stops the logger. After each stored set (a burst is coalesced)
-the retained aggregates and the Home Assistant discovery configs are
-republished on a worker thread, so the network thread only stores.
+A message the log cannot use, for whatever reason (bad JSON, a value out of
+range, a conflict, a bug of ours), is rejected: counted by reason, kept whole in
+the store, logged with its topic, and acknowledged, so one poison message can
+never stall the queue behind it. Only a failure of the database itself stops
+the log, loudly and without acknowledging, so nothing is lost to a full disk.
+After each stored set (a burst is coalesced) the retained aggregates and the
+Home Assistant discovery configs are republished on a worker thread, so the
+network thread only stores.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from datetime import date
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..errors import PayloadError
+from ..errors import HeelRaiseError, PayloadError
 from ..payloads import parse_command, validate
 from ..protocol import Protocol
 from ..stages import load_protocol
@@ -33,7 +37,7 @@ from ..topics import ROOT, split_topic, subscription
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules
-from .store import Store
+from .store import Store, is_database_failure
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ def topic_filters(discovery_prefix: str | None = None) -> list[tuple[str, int]]:
     if discovery_prefix is not None:
         filters.append((f"{discovery_prefix}/status", 1))
     return filters
+
+
+class StoreFailure(HeelRaiseError, RuntimeError):
+    """The log's database failed (disk, lock, corruption): the log stops, loudly."""
 
 
 @dataclass
@@ -110,6 +118,8 @@ class LogSubscriber:
         self._client.on_message = self._on_message
         self._started = False
         self._closed = False
+        self.failed = threading.Event()
+        self.failure: StoreFailure | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -177,15 +187,21 @@ class LogSubscriber:
             log.warning("log lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        if self.failed.is_set():
+            return      # the database failed: nothing more is stored or acknowledged
         try:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = repr(msg._topic)  # paho keeps the raw bytes; the topic is unusable
         try:
             self.handle(topic, msg.payload)
-        except Exception:
-            # Not acknowledged: the broker redelivers it after we reconnect.
-            log.exception("could not store message on %s", topic)
+        except StoreFailure as exc:
+            # Not acknowledged: the broker redelivers it once the log runs again.
+            log.critical("%s; the log stops, leaving the message on %s unacknowledged",
+                         exc, topic)
+            self.failure = exc
+            self.failed.set()
+            client.disconnect()
             return
         if msg.qos > 0:
             client.ack(msg.mid, msg.qos)
@@ -195,25 +211,45 @@ class LogSubscriber:
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate and store one message; "stored", "duplicate", "rated", "seen" or "rejected".
 
-        Raises only when the store itself fails (the message must then be redelivered).
+        Anything wrong with the message, whatever raised it, is a counted, stored
+        rejection. Raises :class:`StoreFailure` only when the database itself fails:
+        the message must then be redelivered, to a log that works.
         """
-        if topic == f"{self._prefix}/status":
-            self._home_assistant_status(payload)
-            return "seen"
         try:
+            if topic == f"{self._prefix}/status":
+                self._home_assistant_status(payload)
+                return "seen"
             device, kind = split_topic(topic)
             if kind.startswith("cmd/"):
                 outcome = self._command(device, topic, payload)
             else:
                 outcome = self._event(device, kind, payload)
-        except PayloadError as exc:
-            self.counts.rejected += 1
-            self.store.count_rejected(exc.reason, topic, str(exc))
-            log.warning("rejected message on %s: %s", topic, exc)
+        except Exception as exc:
+            if is_database_failure(exc):
+                raise StoreFailure(f"{self.store.path}: the log database failed: {exc}") \
+                    from exc
+            self._reject(topic, payload, exc)
             return "rejected"
         if outcome != "duplicate":
             self.mark_changed(device)
         return outcome
+
+    def _reject(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """Count and keep a message the log cannot use (so the broker may forget it)."""
+        if isinstance(exc, PayloadError):
+            reason, error = exc.reason, str(exc)
+            log.warning("rejected message on %s: %s", topic, exc)
+        else:   # a bug of ours, not the sender's: keep the message and say so loudly
+            reason = error = f"could not be stored ({type(exc).__name__}: {exc})"[:200]
+            log.exception("rejected message on %s: %s", topic, reason)
+        self.counts.rejected += 1
+        try:
+            self.store.count_rejected(reason, topic, error, payload)
+        except Exception as failure:
+            if is_database_failure(failure):
+                raise StoreFailure(f"{self.store.path}: the log database failed: "
+                                   f"{failure}") from failure
+            raise
 
     def _event(self, device: str, kind: str, payload: bytes) -> str:
         if kind not in EVENTS:
@@ -291,6 +327,22 @@ class LogSubscriber:
                 log.exception("could not republish the log's aggregates")
         self._publish_dirty(wait_s=5.0)
 
+    def _republish(self, device: str, announce: bool) -> list[mqtt.MQTTMessageInfo]:
+        infos = []
+        if announce:
+            for config_topic, config in homeassistant.discovery_messages(
+                    device, self._prefix).items():
+                infos.append(self._client.publish(config_topic, homeassistant.encode(config),
+                                                  qos=1, retain=True))
+        if self._publish_aggregates:
+            for kind, body in aggregates(self.store, device, self._today(),
+                                         protocol=self._protocol, rules=self._rules,
+                                         insertional=self._insertional).items():
+                infos.append(self._client.publish(
+                    aggregate_topic(device, kind), json.dumps(body, separators=(",", ":")),
+                    qos=1, retain=True))
+        return infos
+
     def _publish_dirty(self, wait_s: float = 0.0) -> None:
         with self._lock:
             self._wake.clear()
@@ -299,20 +351,10 @@ class LogSubscriber:
             self._announced |= announce
         infos = []
         for device in devices:
-            if device in announce:
-                for config_topic, config in homeassistant.discovery_messages(
-                        device, self._prefix).items():
-                    infos.append(self._client.publish(config_topic,
-                                                      homeassistant.encode(config),
-                                                      qos=1, retain=True))
-            if self._publish_aggregates:
-                today = self._today()
-                for kind, body in aggregates(self.store, device, today,
-                                             protocol=self._protocol, rules=self._rules,
-                                             insertional=self._insertional).items():
-                    infos.append(self._client.publish(
-                        aggregate_topic(device, kind),
-                        json.dumps(body, separators=(",", ":")), qos=1, retain=True))
+            try:
+                infos += self._republish(device, device in announce)
+            except Exception:   # one device's summary must not hold up the others'
+                log.exception("could not republish the aggregates of %s", device)
         for info in infos if wait_s > 0 else ():
             if self._client.is_connected():
                 info.wait_for_publish(timeout=wait_s)

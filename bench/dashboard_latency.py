@@ -61,7 +61,7 @@ def measure(reps: int, gap_s: float) -> list[float]:
         harness.dashboard_stack(Path(tmp), device) as stack,
         harness.Browser() as browser,
     ):
-        service = stack.publisher("heelraise")
+        service = stack.publisher("left")
         try:
             browser.call("open", url=stack.server.url)
             browser.wait_text("#conn", "connected")

@@ -306,6 +306,9 @@ def make_publisher(config: ServiceConfig, source_name: str, stage: Stage) -> Any
                                            f"{b.password_file}: {exc.strerror}") from None
     tls = TLSOptions(ca_certs=b.ca_certs, certfile=b.certfile, keyfile=b.keyfile) \
         if b.ca_certs else None
+    if b.username is not None and b.username != config.device:
+        log.warning("broker login %r is not the device name %r: the shipped broker ACL lets "
+                    "a device publish only as itself", b.username, config.device)
     config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
     return Publisher(config.device, b.host, b.port, config.outbox_path,
                      username=b.username, password=password, tls=tls,

@@ -29,13 +29,21 @@ LOG_TOPICS = ("today", "last_session", "week", "stage_progress", "progress")
 DEVICE_PATTERN = "[A-Za-z0-9_-]+"
 _DEVICE = re.compile(DEVICE_PATTERN)
 
+LOGINS = ("heelraise-log", "dashboard", "rating", "sensor", "homeassistant")
+"""Broker logins that are not devices (systemd/mosquitto/heelraise.acl). A device logs in
+as its own name, so none of these may be a device name."""
+
 
 def check_device(device: str) -> str:
-    """The device name, if it is safe as one MQTT topic level."""
+    """The device name, if it is safe as one MQTT topic level and as a broker login."""
     if not isinstance(device, str) or not _DEVICE.fullmatch(device):
-        raise PayloadError(f"device name {device!r} must match {DEVICE_PATTERN}")
+        raise PayloadError(f"device name {device!r} must match {DEVICE_PATTERN}",
+                           reason=f"device name must match {DEVICE_PATTERN}")
     if device == LOG:
         raise PayloadError(f"device name {LOG!r} is reserved for {ROOT}/{LOG}/...")
+    if device in LOGINS:
+        raise PayloadError(f"device name {device!r} is reserved: it is the broker login of "
+                           "a part that is not a device", reason="device name is reserved")
     return device
 
 
@@ -66,4 +74,5 @@ def split_topic(name: str) -> tuple[str, str]:
     if len(parts) != 3 or parts[0] != ROOT or not _DEVICE.fullmatch(parts[1]):
         raise PayloadError(f"topic {name!r} is not {ROOT}/<device>/<kind>",
                            reason=f"topic outside {ROOT}/<device>/<kind>")
+    check_device(parts[1])
     return parts[1], parts[2]

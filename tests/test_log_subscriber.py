@@ -377,7 +377,8 @@ def _log_argv(broker, tmp_path, page_dir) -> list[str]:
 
 def test_pain_entered_on_the_page_is_stored_and_republished_at_once(
         broker, publisher, tmp_path, page_dir):
-    """The Pi's deployment: one ``heelraise log --http`` process, the page beside the log."""
+    """The Pi's deployment: one ``heelraise log --http`` process, the page beside the log;
+    a rating entered on the page reaches the log over MQTT."""
     own, dashboard = _secrets(tmp_path)
     today: list[dict] = []
     watcher = mqtt.Client(CallbackAPIVersion.VERSION2)
@@ -404,12 +405,14 @@ def test_pain_entered_on_the_page_is_stored_and_republished_at_once(
         assert served["stages"]["2"]["reps"] == [15, 15]
         assert "the-logs-own-writable-secret" not in raw and "heelraise-log" not in raw
 
+        # This broker takes anyone (the shipped one checks the login: test_web_security.py).
         request = Request(url + "api/pain", data=b'{"pain": 4}', method="POST",
-                          headers={"Content-Type": "application/json"})
+                          headers={"Content-Type": "application/json",
+                                   "Authorization": "Basic cmF0aW5nOnNlY3JldA=="})
         with urlopen(request, timeout=5) as reply:
-            assert reply.status == 201
-            assert json.loads(reply.read())["set_id"] == done["id"]   # today's last set
-        # Republished now, not at the next periodic refresh (ten minutes away).
+            assert reply.status == 202 and json.loads(reply.read())["pain"] == 4
+        # Stored on today's last set and republished now, not at the next periodic
+        # refresh (ten minutes away).
         assert wait_until(lambda: today[-1]["pain_max"] == 4, 5), today[-1]
         assert today[-1]["sets"] == 1
     finally:

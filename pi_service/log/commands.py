@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ..config import ServiceConfig
     from ..protocol import Protocol
     from .store import Store
-    from .subscriber import LogSubscriber
     from .web import DashboardServer
 
 log = logging.getLogger(__name__)
@@ -154,8 +153,9 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
         "dashboard web page (the page, its config and pain/stiffness entry into this log)")
     g.add_argument("--http", type=int, metavar="PORT",
                    help="serve the dashboard on this port (e.g. 8080; default: no page)")
-    g.add_argument("--http-host", default="0.0.0.0", metavar="HOST",
-                   help="address to serve it on (default: all, so a phone on the LAN can)")
+    g.add_argument("--http-host", default="127.0.0.1", metavar="HOST",
+                   help="address to serve it on (default: loopback; 0.0.0.0 lets a phone on "
+                        "the LAN open it, and every page then needs a broker login)")
     g.add_argument("--dist", type=Path, metavar="DIR",
                    help="the built page (default: dashboard/dist of this checkout)")
     g.add_argument("--ws-port", type=int, metavar="PORT",
@@ -168,13 +168,14 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
                         "login from its address, ?user=...&password=...)")
 
 
-def _dashboard(args: argparse.Namespace, broker: dict, store: Store, protocol: Protocol,
-               subscriber: LogSubscriber) -> DashboardServer:
-    """The web page's server, sharing the log's store; a rating republishes at once.
+def _dashboard(args: argparse.Namespace, broker: dict, protocol: Protocol) -> DashboardServer:
+    """The web page's server; ratings entered there reach this log over MQTT.
 
     Everyone who can open the page can read its config, so it only ever gets the
-    read-only dashboard login, never the log's own (which can publish).
+    read-only dashboard login, never the log's own (which can publish). A rating is
+    published as the person's own login, which the broker checks.
     """
+    from .gate import BrokerGate
     from .web import DEFAULT_DIST, DEFAULT_WS_PORT, DashboardServer, page_config, read_password
 
     password = None
@@ -191,9 +192,9 @@ def _dashboard(args: argparse.Namespace, broker: dict, store: Store, protocol: P
     config = page_config(device, ws_url=args.ws_url, ws_port=args.ws_port or DEFAULT_WS_PORT,
                          username=args.dashboard_username if password is not None else None,
                          password=password, protocol=protocol)
-    return DashboardServer(config, dist_dir=args.dist or DEFAULT_DIST, store=store,
-                           host=args.http_host, port=args.http,
-                           after_rating=lambda: subscriber.mark_changed(device))
+    return DashboardServer(config, dist_dir=args.dist or DEFAULT_DIST,
+                           gate=BrokerGate(broker["host"], broker["port"]),
+                           host=args.http_host, port=args.http)
 
 
 def run_log(args: argparse.Namespace) -> int:
@@ -219,7 +220,7 @@ def run_log(args: argparse.Namespace) -> int:
         if args.http is not None:
             # The log goes on without its page: sets keep being stored and summed up.
             try:
-                server = _dashboard(args, broker, store, protocol, subscriber)
+                server = _dashboard(args, broker, protocol)
             except HeelRaiseError as exc:
                 log.error("no dashboard page: %s", exc)
             else:

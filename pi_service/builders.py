@@ -142,6 +142,17 @@ def hold_payload(ctx: Context, hold: Hold) -> dict:
             "hold_s": _r(hold.hold_s), "peak_deg": _r(hold.peak_deg), "verdict": hold.verdict}
 
 
+def ack_payload(device: str, stored: Iterable[str] = (), rejected: Iterable[str] = ()) -> dict:
+    """The log's receipt for ``device``: ids it stored, and ids it refused."""
+    return {"v": VERSION, "id": new_id(), "device": check_device(device),
+            "time": iso_utc(time.time()), "stored": list(stored), "rejected": list(rejected)}
+
+
+def log_status_payload(state: str) -> dict:
+    """The log's retained status (``online``, or ``offline`` as its last will)."""
+    return {"v": VERSION, "id": new_id(), "time": iso_utc(time.time()), "state": state}
+
+
 def status_payload(device: str, *, state: str, sensor: str, source: str, stage: int,
                    running: bool, time: str | None = None, msg_id: str | None = None) -> dict:
     """The retained status; ``time`` defaults to now."""

@@ -54,6 +54,7 @@ class BrokerConfig:
     certfile: str | None = None
     keyfile: str | None = None
     start_local: str = "auto"      # auto: start a private broker if none listens locally
+    confirm: str = "auto"          # whose word lets a set leave the outbox (publish.CONFIRM)
     enabled: bool = True
 
 
@@ -122,6 +123,9 @@ SCHEMA = table("the service config", optional({
         "keyfile": _path("client key for TLS"),
         "start_local": string("start a private broker when none listens locally",
                               choices=("auto", "never")),
+        "confirm": string("whose word lets a set leave the outbox: the training log's "
+                          "receipt, the broker's PUBACK, or auto (the log's once one has "
+                          "been seen)", choices=("auto", "log", "broker")),
     })),
     "feedback": FEEDBACK,
 }))

@@ -181,6 +181,25 @@ SCHEMAS: dict[str, Field] = {
     }),
 }
 
+MAX_RECEIPTS = 400
+"""Ids in each list of one receipt: two lists of 400 of the longest ids are 54 KB, inside
+:data:`MAX_PAYLOAD_BYTES`; a longer backlog is confirmed in several receipts."""
+
+RECEIPTS = {
+    "ack": _payload("the log's receipt", {
+        **_COMMON,
+        "stored": array("ids of sets and holds stored (or already stored): forget them",
+                        _id(""), max_items=MAX_RECEIPTS),
+        "rejected": array("ids the log refused and keeps aside: do not send them again",
+                          _id(""), max_items=MAX_RECEIPTS),
+    }),
+    "log_status": _payload("the log's retained status", {
+        "v": _COMMON["v"], "id": _COMMON["id"], "time": _COMMON["time"],
+        "state": string("online, or offline (last will / clean shutdown)", choices=STATES),
+    }),
+}
+"""What the log sends back: receipts per device and its own retained status."""
+
 _RATING = {"id": _id("the rating's own id: a redelivery counts once", required=False)}
 
 COMMANDS: dict[str, Field] = {
@@ -209,10 +228,21 @@ def validate(kind: str, payload: bytes | str | Mapping) -> dict:
 
     Unknown fields are allowed (receivers ignore them), known ones must be right.
     """
-    schema = SCHEMAS.get(kind)
+    schema = SCHEMAS.get(kind) or RECEIPTS.get(kind)
     if schema is None:
-        raise PayloadError(f"unknown payload kind {kind!r} (known: {', '.join(SCHEMAS)})")
+        raise PayloadError(f"unknown payload kind {kind!r} "
+                           f"(known: {', '.join([*SCHEMAS, *RECEIPTS])})")
     return _checked(kind, schema, lambda: _decoded(payload))
+
+
+def message_id(payload: bytes) -> str | None:
+    """The ``id`` of a message that may be invalid otherwise (to refuse it by name), or None."""
+    try:
+        obj = decode_json(payload, MAX_PAYLOAD_BYTES)
+        check(_COMMON["id"], obj.get("id") if isinstance(obj, dict) else None)
+    except SchemaError:
+        return None
+    return obj["id"]
 
 
 def _decoded(payload: bytes | str | Mapping) -> object:

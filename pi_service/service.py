@@ -289,6 +289,9 @@ def run_service(args: argparse.Namespace) -> int:
         if publisher is not None and not publisher.wait_idle(timeout_s=10):
             log.warning("broker unreachable: unsent sets stay in %s for next time",
                         config.outbox_path)
+        elif publisher is not None and publisher.pending:
+            log.info("%d set(s) wait in %s for the training log's receipt; they go again "
+                     "at the next start", publisher.pending, config.outbox_path)
     return 0
 
 
@@ -312,5 +315,6 @@ def make_publisher(config: ServiceConfig, source_name: str, stage: Stage) -> Any
     config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
     return Publisher(config.device, b.host, b.port, config.outbox_path,
                      username=b.username, password=password, tls=tls,
-                     source=source_name, stage=stage.number, session=new_id()[:12])
+                     source=source_name, stage=stage.number, session=new_id()[:12],
+                     confirm=b.confirm)
 

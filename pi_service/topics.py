@@ -26,6 +26,12 @@ LOG = "log"
 LOG_TOPICS = ("today", "last_session", "week", "stage_progress", "progress")
 """Retained aggregates under ``heelraise/log/<device>/``; their payloads belong to the log."""
 
+ACK = "ack"
+"""``heelraise/log/<device>/ack``: the log's receipts for the sets and holds it stored."""
+LOG_STATUS = f"{ROOT}/{LOG}/status"
+"""The log's own retained online/offline status: a device's outbox then knows to wait for
+its receipts."""
+
 DEVICE_PATTERN = "[A-Za-z0-9_-]+"
 _DEVICE = re.compile(DEVICE_PATTERN)
 
@@ -59,6 +65,11 @@ def log_topic(device: str, name: str) -> str:
     if name not in LOG_TOPICS:
         raise PayloadError(f"unknown log topic {name!r} (known: {', '.join(LOG_TOPICS)})")
     return f"{ROOT}/{LOG}/{check_device(device)}/{name}"
+
+
+def ack_topic(device: str) -> str:
+    """``heelraise/log/<device>/ack``, where the log confirms what it stored."""
+    return f"{ROOT}/{LOG}/{check_device(device)}/{ACK}"
 
 
 def subscription(kind: str, device: str | None = None) -> str:

@@ -7,25 +7,18 @@ mosquitto_passwd, then talks to it over TCP and WebSockets with paho-mqtt.
 
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
-import subprocess
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import shipped
+from shipped import ShippedBroker
 
-from pi_service.broker import LocalBroker, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-CONF = ROOT / "systemd" / "mosquitto" / "heelraise.conf"
-ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
 USERS = ("left", "right", "shoe", "heelraise-log", "dashboard", "rating", "sensor",
          "homeassistant")
 """Two devices (each logs in as its own name), and every login that is not a device."""
@@ -36,67 +29,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@dataclass
-class Broker:
-    port: int
-    ws_port: int
-    passwords: dict[str, str]
-    dashboard_dir: Path
-
-
-def rewrite_config(text: str, port: int, ws_port: int, paths: dict[str, Path]) -> str:
-    """The shipped config with the two ports and the file paths replaced, nothing else.
-
-    Every rewrite must apply exactly once, so a reshaped config fails here loudly
-    instead of being tested half-rewritten.
-    """
-    rules = [
-        (r"^listener 1883 127\.0\.0\.1$", f"listener {port} 127.0.0.1"),
-        (r"^listener 9001$", f"listener {ws_port}"),
-    ] + [(rf"^{key} \S+$", f"{key} {path}") for key, path in paths.items()]
-    for pattern, replacement in rules:
-        text, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
-        assert count == 1, f"{CONF.name}: expected one line matching {pattern!r}"
-    return text
-
-
 @pytest.fixture(scope="module")
-def shipped_broker() -> Iterator[Broker]:
-    # mosquitto drops root for its own user before it reads the password and ACL
-    # files, so they live in a directory that user can read (as on the Pi, where
-    # install-pi makes the password file root:mosquitto 0640).
-    workdir = Path(tempfile.mkdtemp(prefix="heelraise-acl-"))
-    workdir.chmod(0o755)
-    dashboard_dir = workdir / "dist"
-    dashboard_dir.mkdir()
-    (dashboard_dir / "index.html").write_text("<title>heel-raise dashboard</title>\n")
-    passwd = workdir / "heelraise.passwd"
-    passwords = {user: secrets.token_urlsafe(24) for user in USERS}
-    # As scripts/install-pi does it: plain "login:password" lines hashed in place.
-    passwd.write_text("".join(f"{user}:{password}\n" for user, password in passwords.items()))
-    subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
-    acl = workdir / "heelraise.acl"
-    shutil.copyfile(ACL, acl)
-    for path in (passwd, acl):
-        path.chmod(0o644)
-    port = ws_port = free_port()
-    while ws_port == port:
-        ws_port = free_port()
-    config = rewrite_config(
-        CONF.read_text(), port, ws_port,
-        {"password_file": passwd, "acl_file": acl, "http_dir": dashboard_dir},
-    )
-    try:
-        with LocalBroker(port=port, websockets_port=ws_port, config_text=config):
-            yield Broker(port, ws_port, passwords, dashboard_dir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def shipped_broker() -> Iterator[ShippedBroker]:
+    with shipped.shipped_broker(USERS) as broker:
+        yield broker
 
 
 class Session:
     """One paho client; records its CONNACK and every message it receives."""
 
-    def __init__(self, broker: Broker, user: str | None, password: str | None,
+    def __init__(self, broker: ShippedBroker, user: str | None, password: str | None,
                  websockets: bool) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"test-{user}-{secrets.token_hex(4)}",
@@ -165,7 +107,7 @@ class Session:
 
 
 @pytest.fixture
-def connect(shipped_broker: Broker):
+def connect(shipped_broker: ShippedBroker):
     sessions: list[Session] = []
 
     def _connect(user: str | None, websockets: bool = False,

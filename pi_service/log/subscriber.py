@@ -29,11 +29,12 @@ from datetime import date
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ..builders import ack_payload, log_status_payload
 from ..errors import HeelRaiseError, PayloadError
-from ..payloads import parse_command, validate
+from ..payloads import MAX_RECEIPTS, encode, message_id, parse_command, validate
 from ..protocol import Protocol
 from ..stages import load_protocol
-from ..topics import ROOT, split_topic, subscription
+from ..topics import DURABLE, LOG_STATUS, ROOT, ack_topic, split_topic, subscription
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules
@@ -101,6 +102,7 @@ class LogSubscriber:
         self._coalesce_s = coalesce_s
         self._refresh_s = refresh_s
         self._dirty: set[str] = set()
+        self._receipts: dict[str, tuple[list[str], list[str]]] = {}
         self._announced: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -116,6 +118,8 @@ class LogSubscriber:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.will_set(LOG_STATUS, encode("log_status", log_status_payload("offline")),
+                              qos=1, retain=True)
         self._started = False
         self._closed = False
         self.failed = threading.Event()
@@ -152,6 +156,13 @@ class LogSubscriber:
         if self._worker is not None:
             self._worker.join(timeout=10)
         if self._started:
+            if self._client.is_connected():   # a clean disconnect sends no will: say it
+                info = self._client.publish(LOG_STATUS, encode("log_status", log_status_payload(
+                    "offline")), qos=1, retain=True)
+                try:
+                    info.wait_for_publish(timeout=2)
+                except (RuntimeError, ValueError) as exc:
+                    log.warning("offline status not sent: %s", exc)
             self._client.disconnect()
             self._client.loop_stop()
         log.info("log stopped: %d stored, %d duplicates, %d rejected, %d ratings",
@@ -173,6 +184,8 @@ class LogSubscriber:
         log.info("log connected to %s:%d (session %s)", self._host, self._port,
                  "resumed" if flags.session_present else "new")
         client.subscribe(topic_filters(self._prefix if self._discovery else None))
+        client.publish(LOG_STATUS, encode("log_status", log_status_payload("online")), qos=1,
+                       retain=True)
         self._refresh()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -219,6 +232,8 @@ class LogSubscriber:
             if topic == f"{self._prefix}/status":
                 self._home_assistant_status(payload)
                 return "seen"
+            if topic == LOG_STATUS:   # our own, matched by heelraise/+/status
+                return "seen"
             device, kind = split_topic(topic)
             if kind.startswith("cmd/"):
                 outcome = self._command(device, topic, payload)
@@ -245,6 +260,12 @@ class LogSubscriber:
         self.counts.rejected += 1
         try:
             self.store.count_rejected(reason, topic, error, payload)
+            device, kind = split_topic(topic)
+            msg_id = message_id(payload) if kind in DURABLE else None
+            if msg_id is not None:
+                self._receipt(device, msg_id, stored=False)
+        except PayloadError:
+            pass    # not a device's topic: there is no one to send a receipt to
         except Exception as failure:
             if is_database_failure(failure):
                 raise StoreFailure(f"{self.store.path}: the log database failed: "
@@ -263,11 +284,29 @@ class LogSubscriber:
             return "seen"
         added = {"set": self.store.add_set, "rep": self.store.add_rep,
                  "hold": self.store.add_hold}[kind](data)
+        if kind in DURABLE:
+            self._receipt(device, data["id"], stored=True)
         if added:
             self.counts.stored += 1
             return "stored"
         self.counts.duplicates += 1
         return "duplicate"
+
+    def _receipt(self, device: str, msg_id: str, stored: bool) -> None:
+        """Confirm to ``device`` (soon, in a batch) that its set is stored, or refused."""
+        with self._lock:
+            self._receipts.setdefault(device, ([], []))[0 if stored else 1].append(msg_id)
+        self._wake.set()
+
+    def _send_receipts(self) -> None:
+        """Publish the receipts collected since last time, at most MAX_RECEIPTS ids each."""
+        with self._lock:
+            receipts, self._receipts = self._receipts, {}
+        for device, (stored, rejected) in receipts.items():
+            for start in range(0, max(len(stored), len(rejected)), MAX_RECEIPTS):
+                end = start + MAX_RECEIPTS
+                self._client.publish(ack_topic(device), encode("ack", ack_payload(
+                    device, stored[start:end], rejected[start:end])), qos=1)
 
     def _command(self, device: str, topic: str, payload: bytes) -> str:
         command = parse_command(topic, payload)
@@ -321,10 +360,12 @@ class LogSubscriber:
                 break
             # Coalesce a burst (a backlog after a restart) into one republish.
             self._stopping.wait(self._coalesce_s)
+            self._send_receipts()
             try:
                 self._publish_dirty()
             except Exception:
                 log.exception("could not republish the log's aggregates")
+        self._send_receipts()
         self._publish_dirty(wait_s=5.0)
 
     def _republish(self, device: str, announce: bool) -> list[mqtt.MQTTMessageInfo]:

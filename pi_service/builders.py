@@ -64,6 +64,8 @@ class Context:
     iso_time: Callable[[float], str]
     load_kg: float | None = None   # None: the stage's default load
     new_id: Callable[[], str] = field(default=new_id, repr=False)
+    source: str | None = None      # the sample source: "mpu6050", "simulator", ...
+    clock_synced: bool | None = None   # the wall clock's state when a set ends
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -77,6 +79,11 @@ def _r(x: float) -> float:
 def _head(ctx: Context, t_s: float) -> dict:
     return {"v": VERSION, "id": ctx.new_id(), "device": ctx.device, "session": ctx.session,
             "time": ctx.iso_time(t_s), "t_s": _r(t_s)}
+
+
+def _origin(ctx: Context) -> dict:
+    """Where a rep, set or hold came from: the log keeps simulated ones out of history."""
+    return {} if ctx.source is None else {"source": ctx.source}
 
 
 def phase_payload(ctx: Context, event: PhaseChange) -> dict:
@@ -111,7 +118,7 @@ def rep_payload(ctx: Context, rep: Rep, set_index: int) -> dict:
         "bottom_deg": _r(rep.bottom_deg), "height_cm": _r(rep.height_cm),
         "verdict": Verdict(rep.verdict).value,
         "faults": [Verdict(f).value for f in rep.faults],
-        "target": target(stage),
+        "target": target(stage), **_origin(ctx),
     }
 
 
@@ -133,13 +140,15 @@ def set_payload(ctx: Context, summary: SetSummary, reps: Iterable[Rep] = (),
         "tempo_compliance": round(float(summary.tempo_compliance), 4),
         "rest_before_s": None if summary.rest_before_s is None else _r(summary.rest_before_s),
         "holds": summary.holds, "hold_s": [_r(h) for h in summary.hold_s[:MAX_DETAIL]],
-        "load_kg": _r(load_kg), "pain": pain, "rep_detail": detail,
+        "load_kg": _r(load_kg), "pain": pain, "rep_detail": detail, **_origin(ctx),
+        **({} if ctx.clock_synced is None else {"clock_synced": ctx.clock_synced}),
     }
 
 
 def hold_payload(ctx: Context, hold: Hold) -> dict:
     return {**_head(ctx, hold.end_s), "start_s": _r(hold.start_s), "end_s": _r(hold.end_s),
-            "hold_s": _r(hold.hold_s), "peak_deg": _r(hold.peak_deg), "verdict": hold.verdict}
+            "hold_s": _r(hold.hold_s), "peak_deg": _r(hold.peak_deg), "verdict": hold.verdict,
+            **_origin(ctx)}
 
 
 def ack_payload(device: str, stored: Iterable[str] = (), rejected: Iterable[str] = ()) -> dict:

@@ -107,6 +107,11 @@ _REP_DETAIL = {
 }
 
 
+_SOURCE = {"source": string("sample source: mpu6050, lsm6dsox, simulator, recording, ...; "
+                            "the log keeps simulated ones out of the person's history",
+                            max_len=32, required=False)}
+
+
 def _payload(doc: str, fields: dict[str, Field]) -> Field:
     """A payload's schema: members it does not name are ignored (payloads are additive)."""
     return table(doc, fields, extra="ignore")
@@ -147,6 +152,7 @@ SCHEMAS: dict[str, Field] = {
                         max_items=len(_VERDICTS)),
         "target": table("the stage's tempo targets; null where it has none (stage 1)",
                         _TARGET, extra="ignore"),
+        **_SOURCE,
     }),
     "set": _payload("a completed set", {
         **_EVENT,
@@ -170,6 +176,10 @@ SCHEMAS: dict[str, Field] = {
         "pain": number("pain during the set, 0..10; null until rated", 0, 10, nullable=True),
         "rep_detail": array(f"per-rep summary (the first {MAX_DETAIL} reps)",
                             table("", _REP_DETAIL, extra="ignore"), max_items=MAX_DETAIL),
+        **_SOURCE,
+        "clock_synced": boolean("the wall clock was synchronised (false: its times are not "
+                                "to be trusted; the log marks the set)", nullable=True,
+                                required=False),
     }),
     "hold": _payload("an isometric hold", {
         **_EVENT,
@@ -178,6 +188,7 @@ SCHEMAS: dict[str, Field] = {
         "hold_s": _duration("hold duration"),
         "peak_deg": _deg("foot pitch at the top"),
         "verdict": string("against the stage's hold range", choices=HOLD_VERDICTS),
+        **_SOURCE,
     }),
 }
 

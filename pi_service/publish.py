@@ -35,7 +35,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -51,6 +51,7 @@ from .builders import (
     set_payload,
     status_payload,
 )
+from .clock import clock_synced
 from .errors import ConfigError, PayloadError
 from .outbox import Outbox
 from .payloads import Command, encode, parse_command, validate
@@ -200,7 +201,8 @@ class Publisher:
         """
         if isinstance(event, SetSummary):
             reps = [self._reps.pop(i) for i in event.rep_indices if i in self._reps]
-            payload = set_payload(self._context(stage), event, reps, pain=pain)
+            ctx = replace(self._context(stage), clock_synced=clock_synced())
+            payload = set_payload(ctx, event, reps, pain=pain)
             self._set_index = event.index + 1
         else:
             payload = event
@@ -327,7 +329,8 @@ class Publisher:
     # ----------------------------------------------------------------- internals
 
     def _context(self, stage: Stage | None) -> Context:
-        return Context(self.device, self.session, stage, self._iso_time)
+        return Context(self.device, self.session, stage, self._iso_time,
+                       source=self._status["source"])
 
     def _check_open(self) -> None:
         if self._closing or self._closed:

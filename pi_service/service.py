@@ -75,18 +75,35 @@ def config_from_args(args: argparse.Namespace) -> ServiceConfig:
 
 
 def open_source(config: ServiceConfig) -> tuple[Any, str]:
-    """The configured sample source and its name; "auto" falls back to the simulator."""
+    """The configured sample source and its name.
+
+    A wired sensor configured as ``source = "i2c"`` that is absent (no bus, no chip) is
+    waited for and reported lost; only ``"auto"`` falls back to the simulator, and then
+    every status, rep and set says ``"source": "simulator"``.
+    """
     sensor = config.sensor
     if sensor.source in ("auto", "i2c"):
         from .sources.i2c import I2CSource
 
+        def wired() -> I2CSource:
+            try:
+                return I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
+                                 rate_hz=sensor.rate_hz, wait=sensor.source == "i2c")
+            except ValueError as exc:    # a chip, rate or range the drivers do not have
+                raise ConfigError(config.path, f"[sensor]: {exc}") from None
+
+        if sensor.source == "i2c":
+            from .sources.awaited import AwaitedSource
+
+            source = AwaitedSource(wired)
+            return source, source.kind
         try:
-            # configured for I2C: a sensor missing at start is waited for, reported lost
-            source = I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
-                               rate_hz=sensor.rate_hz, wait=sensor.source == "i2c")
+            source = wired()
             return source, source.kind
         except (SensorError, OSError) as exc:
-            log.warning("no IMU on I2C bus %d (%s); using the simulated sensor", sensor.bus, exc)
+            log.warning("no IMU on I2C bus %d (%s); using the SIMULATED sensor: its sets "
+                        "are marked simulated and kept out of the training history",
+                        sensor.bus, exc)
     if sensor.source == "recording":
         from .sources.recording import RecordingSource
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -247,3 +248,105 @@ def test_an_unplugged_sensor_is_reported_lost_and_back_with_the_led_pattern(brok
     assert "lost" in sensors and sensors.index("ok") < sensors.index("lost")
     assert sensors[-1] == "ok"
     assert True in led_while_lost     # the sensor-lost pattern lit the LED
+
+
+def test_a_configured_wired_sensor_without_a_bus_is_waited_for_never_simulated(
+        broker, tmp_path):
+    """I2C not enabled on a new Pi (no /dev/i2c-*): the service waits and says so."""
+    config = tmp_path / "heelraise.toml"
+    config.write_text('[sensor]\nsource = "i2c"\nbus = 250\n')      # no /dev/i2c-250 here
+    sub = Collector(broker, f"heelraise/{DEVICE}/#")
+    proc = start_service(broker.port, tmp_path, config=config)
+    try:
+        assert wait_until(lambda: any(s["sensor"] == "lost" for s in sub.of("status")),
+                          timeout_s=30), sub.of("status")
+        time.sleep(3)                                   # long enough for a simulated rep
+        assert proc.poll() is None, "the service gave up instead of waiting"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        err = finish(proc)
+        sub.flush()
+        sub.close()
+    online = [s for s in sub.of("status") if s["state"] == "online"]
+    assert online[-1]["sensor"] == "lost" and online[-1]["source"] == "i2c"
+    assert not sub.of("rep") and not sub.of("set") and not sub.of("phase")
+    assert "the wired sensor is not there (cannot open /dev/i2c-250" in err
+    assert "simulat" not in err.lower()
+
+
+def test_a_bus_that_appears_later_is_used_and_reported_back(broker, tmp_path):
+    """The person enables I2C: the awaited source opens the sensor and the status says ok."""
+    from fake_i2c import FakeBus, FakeClock, FakeMPU6050
+
+    from pi_service.config import ServiceConfig
+    from pi_service.errors import SensorError
+    from pi_service.feedback import FeedbackConfig, open_feedback
+    from pi_service.publish import Publisher
+    from pi_service.service import Service
+    from pi_service.sources.awaited import AwaitedSource
+    from pi_service.sources.i2c import I2CSource
+
+    clock = FakeClock()
+    bus = FakeBus(clock)
+    bus.attach(0x68, FakeMPU6050())
+    tries = []
+
+    def wired() -> I2CSource:
+        tries.append(1)
+        if len(tries) < 3:
+            raise SensorError("cannot open /dev/i2c-1: No such file or directory")
+        return I2CSource(bus, chip="mpu6050", clock=clock, sleep=lambda dt: stop(dt))
+
+    def stop(dt_s: float) -> None:
+        clock.advance(dt_s)
+        if clock() > 1003.0:
+            service.stopping = True
+
+    source = AwaitedSource(wired, retry_s=0.05)
+    stage = load_stage(2)
+    sub = Collector(broker, f"heelraise/{DEVICE}/status")
+    feedback = open_feedback(FeedbackConfig.from_dict({"enabled": False}, "test"), stage)
+    with Publisher(DEVICE, broker.host, broker.port, tmp_path / "outbox.sqlite3",
+                   source=source.kind) as publisher:
+        assert wait_until(lambda: publisher.connected)
+        service = Service(ServiceConfig(device=DEVICE), stage, feedback, publisher, None,
+                          source.kind)
+        service.run(source)
+        assert publisher.wait_idle(5)
+        sub.flush()
+    sub.close()
+    source.close()
+    online = [(s["sensor"], s["source"]) for s in sub.of("status") if s["state"] == "online"]
+    assert ("lost", "i2c") in online and online[-1] == ("ok", "mpu6050"), online
+    assert len(tries) == 3
+
+
+def test_auto_falls_back_to_the_simulator_and_the_log_keeps_it_out_of_the_history(
+        broker, tmp_path):
+    """No IMU here: "auto" plays the simulator, says so everywhere, and the log knows."""
+    from pi_service.log.aggregates import aggregates
+    from pi_service.log.progression import load_rules
+    from pi_service.log.store import Store
+    from pi_service.log.subscriber import LogSubscriber
+    from pi_service.stages import load_protocol
+
+    config = tmp_path / "heelraise.toml"
+    config.write_text('[sensor]\nsource = "auto"\nbus = 250\n')
+    sub = Collector(broker, f"heelraise/{DEVICE}/#")
+    with Store(tmp_path / "log.sqlite3") as store, \
+            LogSubscriber(store, host=broker.host, port=broker.port, coalesce_s=0.05,
+                          discovery=False) as log:
+        assert log.wait_subscribed()
+        err = finish(start_service(broker.port, tmp_path, config=config))
+        assert wait_until(lambda: store.count("sets") >= 1, timeout_s=20)
+        sub.flush()
+        assert "using the SIMULATED sensor" in err
+        messages = sub.of("status") + sub.of("rep") + sub.of("set")
+        assert messages and {m["source"] for m in messages} == {"simulator"}
+        assert wait_until(lambda: store.count("sets") == len(sub.of("set")))
+        assert store.sets() == [] and store.reps() == []            # not the person's
+        assert len(store.sets(simulated=True)) == len(sub.of("set"))
+        today = aggregates(store, DEVICE, store.sets(simulated=True)[0].day,
+                           protocol=load_protocol(), rules=load_rules())["today"]
+        assert today["sets"] == 0 and today["reps"] == 0
+    sub.close()

@@ -279,6 +279,19 @@ def run_service(args: argparse.Namespace) -> int:
     from .feedback import FeedbackConfig, open_feedback
 
     feedback_config = FeedbackConfig.from_dict(config.feedback, config.path)
+    service: Service | None = None
+    stop_asked: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        log.info("signal %d: closing the open set and flushing", signum)
+        stop_asked.append(signum)
+        if service is not None:
+            service.stopping = True
+
+    # systemd stops with SIGTERM; a closed terminal sends SIGHUP: both save the open set.
+    # Set before anything starts, so a signal during start-up also stops cleanly.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, stop)
     with ExitStack() as stack:
         ensure_broker(config, stack)
         source, source_name = open_source(config)
@@ -291,15 +304,9 @@ def run_service(args: argparse.Namespace) -> int:
             publisher = stack.enter_context(make_publisher(config, source_name, stage))
         console = None if args.quiet else LiveConsole(stage)
         service = Service(config, stage, feedback, publisher, console, source_name)
+        service.stopping = bool(stop_asked)
         if publisher is not None:
             publisher.on_command(service.command)
-
-        def stop(signum: int, frame: object) -> None:
-            log.info("signal %d: closing the open set and flushing", signum)
-            service.stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         log.info("device %s, stage %d (%s), source %s", config.device, stage.number,
                  stage.name, source_name)
         service.run(source)

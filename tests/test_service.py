@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from mqtt_helpers import Collector, wait_until
 
-from pi_service.broker import LocalBroker, free_port
+from pi_service.broker import LocalBroker, free_port, port_open
 from pi_service.outbox import Outbox
 from pi_service.pipeline import analyze
 from pi_service.samples import SampleBlock
@@ -128,13 +128,15 @@ def test_service_killed_mid_session_loses_no_completed_set(tmp_path):
     assert arrived[: len(waiting)] == waiting
 
 
-def test_sigterm_closes_the_open_set_and_says_offline(broker, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_or_sighup_closes_the_open_set_and_says_offline(broker, tmp_path, signum):
+    """systemd stops with SIGTERM; closing the terminal sends SIGHUP: the set is kept."""
     sub = Collector(broker, f"heelraise/{DEVICE}/#")
     try:
         proc = start_service(broker.port, tmp_path, "--source", "simulator", speed=40)
         assert wait_until(lambda: len(sub.of("rep")) >= 3, timeout_s=30)
         assert not sub.of("set")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         finish(proc)
         sub.flush()
         reps, sets = sub.of("rep"), sub.of("set")
@@ -350,3 +352,43 @@ def test_auto_falls_back_to_the_simulator_and_the_log_keeps_it_out_of_the_histor
                            protocol=load_protocol(), rules=load_rules())["today"]
         assert today["sets"] == 0 and today["reps"] == 0
     sub.close()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+            for c in (t / "children").read_text().split()]
+
+
+def _private_broker(port: int, tmp_path: Path) -> tuple[subprocess.Popen, int, Path]:
+    """A service that started its own Mosquitto: the service, the broker's pid, its folder."""
+    tmp_path.mkdir(exist_ok=True)
+    config = tmp_path / "heelraise.toml"
+    config.write_text('[broker]\nstart_local = "auto"\n')
+    proc = start_service(port, tmp_path, "--source", "simulator", config=config, speed=1)
+    assert wait_until(lambda: port_open("127.0.0.1", port), timeout_s=30)
+    brokers = [c for c in _children(proc.pid)
+               if Path(f"/proc/{c}/comm").read_text().strip() == "mosquitto"]
+    assert len(brokers) == 1, _children(proc.pid)
+    folder = Path(next(a for a in Path(f"/proc/{brokers[0]}/cmdline").read_text().split("\0")
+                       if a.endswith("mosquitto.conf"))).parent
+    return proc, brokers[0], folder
+
+
+def test_the_private_broker_dies_with_the_service_even_on_sigkill(tmp_path):
+    port = free_port()
+    proc, broker_pid, folder = _private_broker(port, tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert wait_until(lambda: not Path(f"/proc/{broker_pid}").exists()
+                      or "Z" in Path(f"/proc/{broker_pid}/stat").read_text().split(")")[1][:3],
+                      timeout_s=5), "the private broker outlived its service"
+    assert not port_open("127.0.0.1", port)
+    assert folder.exists()                     # a SIGKILL leaves no time to tidy up ...
+    again, _, second = _private_broker(port, tmp_path / "again")
+    try:
+        assert not folder.exists()             # ... so the next start removes it
+        assert second.exists() and second != folder
+    finally:
+        again.send_signal(signal.SIGTERM)
+        finish(again)
+    assert not second.exists() and not port_open("127.0.0.1", port)   # a clean stop tidies

@@ -208,7 +208,8 @@ def run_log(args: argparse.Namespace) -> int:
     protocol, rules = load_protocol(args.stages_file), load_rules(args.rules_file)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for signum in (signal.SIGTERM, signal.SIGHUP):     # systemd; a closed terminal
+            signal.signal(signum, lambda *_: stop.set())
     with ExitStack() as resources:
         store = resources.enter_context(_open_store(args, must_exist=False))
         subscriber = LogSubscriber(

@@ -28,6 +28,7 @@ from .schema import (
     integer,
     number,
     pair,
+    shown,
     string,
     table,
     type_name,
@@ -307,7 +308,7 @@ def parse_command(topic_suffix: str, payload: bytes | str | Mapping) -> Command:
     name = name.removeprefix("cmd/")
     schema = COMMANDS.get(name)
     if schema is None:
-        raise PayloadError(f"cmd/{name}: unknown command (known: {', '.join(COMMANDS)})",
+        raise PayloadError(f"cmd: unknown command {shown(name)} (known: {', '.join(COMMANDS)})",
                            reason="cmd: unknown command")
 
     def value() -> object:

@@ -156,6 +156,14 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_POST(self) -> None:
         self._answer(self._post)
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (PUT, DELETE, OPTIONS, ...) is a 405, not http.server's 501."""
+        if name.startswith("do_"):
+            return lambda: self._json(HTTPStatus.METHOD_NOT_ALLOWED,
+                                      {"error": "only GET, HEAD and POST"},
+                                      {"Allow": "GET, HEAD, POST"})
+        raise AttributeError(name)
+
     def _answer(self, serve: Callable[[], None]) -> None:
         """Check the host, the path and (on the LAN) the login, then serve; a bad request
         is a 4xx with a one-line reason, never a traceback."""

@@ -15,18 +15,20 @@ from pathlib import Path
 
 from .builders import (
     Context,
+    ack_payload,
     hold_payload,
+    log_status_payload,
     offset_clock,
     phase_payload,
     rep_payload,
     set_payload,
     status_payload,
 )
-from .payloads import COMMANDS, SCHEMAS
+from .payloads import COMMANDS, RECEIPTS, SCHEMAS
 from .pipeline.events import Hold, Phase, PhaseChange, Rep, SetSummary, Verdict
 from .schema import Field
 from .stages import load_stage
-from .topics import DURABLE, QOS, RETAIN, ROOT
+from .topics import ACK, DURABLE, LOG, LOG_STATUS, QOS, RETAIN, ROOT
 
 
 def examples() -> dict[str, dict]:
@@ -110,7 +112,28 @@ def reference(device: str = "<device>") -> str:
         fields_doc = "; ".join(f"`{f}`: {_describe(s)}"
                                for f, s in COMMANDS[name].fields.items())
         out.append(f"| `{ROOT}/{device}/cmd/{name}` | `{example}` | {fields_doc or '-'} |")
+    receipts = {"ack": (f"{ROOT}/{LOG}/{device}/{ACK}", "QoS 1, not retained",
+                        ack_example()),
+                "log_status": (LOG_STATUS, "QoS 1, retained; the log's last will says "
+                                           "offline", log_status_example())}
+    for kind, (name, delivery, example) in receipts.items():
+        out += ["", f"### `{name}`", "", f"{delivery}.", "", "| field | type | meaning |",
+                "|---|---|---|", *_table(RECEIPTS[kind].fields), "",
+                "```json", json.dumps(example, indent=2), "```"]
     return "\n".join(out) + "\n"
+
+
+def ack_example() -> dict:
+    """A receipt as the log sends it (fixed id and time, for the page)."""
+    return {**ack_payload("left", [uuid.uuid5(uuid.NAMESPACE_URL, "heelraise-example-9").hex]),
+            "id": uuid.uuid5(uuid.NAMESPACE_URL, "heelraise-ack").hex,
+            "time": "2026-01-31T07:00:39.012Z"}
+
+
+def log_status_example() -> dict:
+    return {**log_status_payload("online"),
+            "id": uuid.uuid5(uuid.NAMESPACE_URL, "heelraise-log-status").hex,
+            "time": "2026-01-31T06:59:00.000Z"}
 
 
 START = "<!-- generated: python -m pi_service.mqtt_docs -->\n"

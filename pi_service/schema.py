@@ -63,8 +63,10 @@ class SchemaError(PayloadError):
         self.key = key
         self.fault = fault
         self.got = got
-        subject = f"'{key}' " if key else ""
-        generic = f"'{_INDEX.sub('[]', key)}' " if key else ""
+        shown_key = key if key.isprintable() else key.encode("unicode_escape").decode()
+        shown_key = shown_key if len(shown_key) <= 80 else shown_key[:77] + "..."
+        subject = f"'{shown_key}' " if key else ""
+        generic = f"'{_INDEX.sub('[]', shown_key)}' " if key else ""
         super().__init__(subject + fault + ("" if detail is None else f" ({detail})")
                          + ("" if got is None else f", got {got}"), reason=generic + fault)
 

@@ -135,6 +135,9 @@ def _is_ip(name: str) -> bool:
 class _Handler(SimpleHTTPRequestHandler):
     server: _Server
     timeout = 10   # seconds a slow client may take for its request line, headers and body
+    # A bad request line (no version, a bad version, HTTP/0.9) is answered with a status
+    # line and headers, not as a bare HTTP/0.9 body.
+    default_request_version = "HTTP/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)

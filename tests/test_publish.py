@@ -363,5 +363,5 @@ def test_commands_reach_the_callback_and_bad_ones_are_logged_and_dropped(
     assert "ignoring command on heelraise/left/cmd/pain: cmd/pain: 'pain' must be " \
            "in 0..10, got 12" in caplog.text
     assert "heelraise/left/cmd/stage: cmd/stage: payload is not JSON" in caplog.text
-    assert "heelraise/left/cmd/jump: cmd/jump: unknown command" in caplog.text
+    assert "heelraise/left/cmd/jump: cmd: unknown command 'jump'" in caplog.text
     assert "command handler failed on heelraise/left/cmd/stop" in caplog.text

@@ -198,6 +198,28 @@ def test_tells_systemd_it_is_ready_pings_the_watchdog_and_says_stopping(broker, 
     assert seen[0] == "READY=1"
 
 
+def run_in_process(broker, tmp_path, source, feedback, stage, started) -> list[dict]:
+    """The Service in this process on ``source`` against the broker (``started(service)``
+    lets the test's clock stop it); the online statuses a subscriber saw, in order."""
+    from pi_service.config import ServiceConfig
+    from pi_service.publish import Publisher
+    from pi_service.service import Service
+
+    sub = Collector(broker, f"heelraise/{DEVICE}/status")
+    with Publisher(DEVICE, broker.host, broker.port, tmp_path / "outbox.sqlite3",
+                   source=source.kind) as publisher:
+        assert wait_until(lambda: publisher.connected)
+        service = Service(ServiceConfig(device=DEVICE), stage, feedback, publisher, None,
+                          source.kind)
+        started(service)
+        service.run(source)
+        assert publisher.wait_idle(5)
+        sub.flush()
+    sub.close()
+    source.close()
+    return [s for s in sub.of("status") if s["state"] == "online"]
+
+
 def test_an_unplugged_sensor_is_reported_lost_and_back_with_the_led_pattern(broker, tmp_path):
     """Fake I2C chip → I2CSource → Service → real broker and gpiozero mock LED."""
     import time
@@ -205,10 +227,7 @@ def test_an_unplugged_sensor_is_reported_lost_and_back_with_the_led_pattern(brok
     from fake_i2c import FakeBus, FakeClock, FakeMPU6050
     from gpiozero.pins.mock import MockFactory
 
-    from pi_service.config import ServiceConfig
     from pi_service.feedback import Feedback, FeedbackConfig
-    from pi_service.publish import Publisher
-    from pi_service.service import Service
     from pi_service.sources.i2c import I2CSource
 
     clock = FakeClock()
@@ -218,35 +237,27 @@ def test_an_unplugged_sensor_is_reported_lost_and_back_with_the_led_pattern(brok
     led_while_lost = []
     plan = {1005.0: "unplug", 1015.0: "replug", 1020.0: "stop"}
 
+    running: list = []                    # the service, once started
+
     def sleep(dt_s: float) -> None:
         clock.advance(dt_s)
-        if service.sensor == "lost":
+        if running[0].sensor == "lost":
             time.sleep(0.02)              # real time for gpiozero's blink thread
             led_while_lost.append(factory.pin(17).state)
         for at in sorted(plan):
             if clock() >= at:
                 action = plan.pop(at)
                 if action == "stop":
-                    service.stopping = True
+                    running[0].stopping = True
                 else:
                     getattr(bus, action)(0x68)
 
     source = I2CSource(bus, chip="mpu6050", clock=clock, sleep=sleep)
     stage = load_stage(2)
-    sub = Collector(broker, f"heelraise/{DEVICE}/status")
     with Feedback(FeedbackConfig.from_dict({"led": 17}, "test"), stage,
-                  pin_factory=factory) as feedback, \
-            Publisher(DEVICE, broker.host, broker.port, tmp_path / "outbox.sqlite3",
-                      source=source.kind) as publisher:
-        assert wait_until(lambda: publisher.connected)
-        service = Service(ServiceConfig(device=DEVICE), stage, feedback, publisher, None,
-                          source.kind)
-        service.run(source)
-        assert publisher.wait_idle(5)
-        sub.flush()
-    sub.close()
-    source.close()
-    sensors = [s["sensor"] for s in sub.of("status") if s["state"] == "online"]
+                  pin_factory=factory) as feedback:
+        online = run_in_process(broker, tmp_path, source, feedback, stage, running.append)
+    sensors = [s["sensor"] for s in online]
     assert "lost" in sensors and sensors.index("ok") < sensors.index("lost")
     assert sensors[-1] == "ok"
     assert True in led_while_lost     # the sensor-lost pattern lit the LED
@@ -280,11 +291,8 @@ def test_a_bus_that_appears_later_is_used_and_reported_back(broker, tmp_path):
     """The person enables I2C: the awaited source opens the sensor and the status says ok."""
     from fake_i2c import FakeBus, FakeClock, FakeMPU6050
 
-    from pi_service.config import ServiceConfig
     from pi_service.errors import SensorError
     from pi_service.feedback import FeedbackConfig, open_feedback
-    from pi_service.publish import Publisher
-    from pi_service.service import Service
     from pi_service.sources.awaited import AwaitedSource
     from pi_service.sources.i2c import I2CSource
 
@@ -299,26 +307,19 @@ def test_a_bus_that_appears_later_is_used_and_reported_back(broker, tmp_path):
             raise SensorError("cannot open /dev/i2c-1: No such file or directory")
         return I2CSource(bus, chip="mpu6050", clock=clock, sleep=lambda dt: stop(dt))
 
+    running: list = []
+
     def stop(dt_s: float) -> None:
         clock.advance(dt_s)
         if clock() > 1003.0:
-            service.stopping = True
+            running[0].stopping = True
 
     source = AwaitedSource(wired, retry_s=0.05)
     stage = load_stage(2)
-    sub = Collector(broker, f"heelraise/{DEVICE}/status")
     feedback = open_feedback(FeedbackConfig.from_dict({"enabled": False}, "test"), stage)
-    with Publisher(DEVICE, broker.host, broker.port, tmp_path / "outbox.sqlite3",
-                   source=source.kind) as publisher:
-        assert wait_until(lambda: publisher.connected)
-        service = Service(ServiceConfig(device=DEVICE), stage, feedback, publisher, None,
-                          source.kind)
-        service.run(source)
-        assert publisher.wait_idle(5)
-        sub.flush()
-    sub.close()
-    source.close()
-    online = [(s["sensor"], s["source"]) for s in sub.of("status") if s["state"] == "online"]
+    online = [(s["sensor"], s["source"])
+              for s in run_in_process(broker, tmp_path, source, feedback, stage,
+                                      running.append)]
     assert ("lost", "i2c") in online and online[-1] == ("ok", "mpu6050"), online
     assert len(tries) == 3
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dashboard" / "test"))
 import harness  # noqa: E402
 
-from pi_service import payloads  # noqa: E402
+from pi_service import builders, topics  # noqa: E402
 from pi_service.pipeline.events import Rep, Verdict  # noqa: E402
 from pi_service.stages import load_stage  # noqa: E402
 
@@ -61,17 +61,17 @@ def measure(reps: int, gap_s: float) -> list[float]:
         harness.dashboard_stack(Path(tmp), device) as stack,
         harness.Browser() as browser,
     ):
-        service = stack.publisher("heelraise")
+        service = stack.publisher("left")
         try:
             browser.call("open", url=stack.server.url)
             browser.wait_text("#conn", "connected")
             browser.call("evaluate", expression=_WATCH)
-            ctx = payloads.Context(device, "bench", load_stage(2),
-                                   payloads.offset_clock(time.time()))
-            topic = payloads.topic(device, "rep")
+            ctx = builders.Context(device, "bench", load_stage(2),
+                                   builders.offset_clock(time.time()))
+            topic = topics.topic(device, "rep")
             sent_ms: dict[str, float] = {}
             for i in range(1, reps + 1):
-                body = payloads.rep_payload(ctx, _rep(i), set_index=1)
+                body = builders.rep_payload(ctx, _rep(i), set_index=1)
                 sent_ms[str(i)] = time.time() * 1000
                 service.publish(topic, body)
                 time.sleep(gap_s)

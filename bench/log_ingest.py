@@ -26,7 +26,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.broker import LocalBroker
 from pi_service.log.store import Store
 from pi_service.log.subscriber import LogSubscriber
@@ -35,7 +35,7 @@ BROKER_CONFIG = "max_queued_messages 100000\n"
 """A logger that was down for weeks must get every queued set (Mosquitto's default is 1000)."""
 
 
-BASE_SET = payloads.examples()["set"]
+BASE_SET = mqtt_docs.examples()["set"]
 DETAIL = [{"index": i, "up_s": 3.1, "hold_s": 0.6, "down_s": 2.9, "peak_deg": 31.4,
            "verdict": "ok"} for i in range(1, 16)]
 
@@ -45,7 +45,7 @@ def set_payload(n: int) -> dict:
     t = 1_767_225_600 + 600 * n
     return {**BASE_SET, "id": uuid.uuid4().hex, "device": "bench", "index": 1 + n % 3, "reps": 15,
             "ok_reps": 15, "tempo_compliance": 1.0, "target_reps": [15, 15], "rep_detail": DETAIL,
-            "time": payloads.iso_utc(t), "start_time": payloads.iso_utc(t - 90)}
+            "time": builders.iso_utc(t), "start_time": builders.iso_utc(t - 90)}
 
 
 def burst(count: int, duplicate_share: float, rng: random.Random) -> tuple[list[bytes], int]:

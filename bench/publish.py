@@ -16,14 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.broker import LocalBroker
 from pi_service.publish import Publisher
 
 
 def _sets(n: int) -> list[dict]:
-    base = payloads.examples()["set"]
-    return [{**base, "device": "bench", "id": payloads.new_id(), "index": i + 1}
+    base = mqtt_docs.examples()["set"]
+    return [{**base, "device": "bench", "id": builders.new_id(), "index": i + 1}
             for i in range(n)]
 
 

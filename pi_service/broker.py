@@ -4,13 +4,20 @@
 listening (a fresh machine running the demo), and the tests start one per test
 session so they talk to a real broker over TCP and WebSockets. It is Debian's
 ``mosquitto`` binary with a generated config; nothing here speaks MQTT.
+
+The broker lives exactly as long as whoever started it: the kernel kills it when
+its parent dies, even by SIGKILL (``PR_SET_PDEATHSIG``), and a folder left by a
+parent that was killed is removed by the next LocalBroker, so a later start finds
+no stale broker and no stale folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -22,6 +29,9 @@ from .errors import HeelRaiseError
 log = logging.getLogger(__name__)
 
 _SEARCH = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+_PREFIX = "heelraise-broker-"
+_OWNER = "owner"   # in each broker folder: "<pid> <start time>" of the process that made it
+_PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(HeelRaiseError, RuntimeError):
@@ -55,6 +65,35 @@ def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
         return False
 
 
+def _started_at(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot), to tell it from a later namesake."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def remove_stale_folders(root: Path | None = None) -> list[Path]:
+    """Delete broker folders whose owner is dead (it was killed); the ones removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(_PREFIX + "*"):
+        try:
+            pid, started = (folder / _OWNER).read_text().split()
+        except (OSError, ValueError):
+            continue            # not ours to judge (an older version's, or half made)
+        if _started_at(int(pid)) != started:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _die_with(parent: int) -> None:
+    """In the broker's process, before exec: be killed when ``parent`` dies, however."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:       # it died before the line above took effect
+        os._exit(1)
+
+
 class LocalBroker:
     """Mosquitto on 127.0.0.1, started and stopped by us.
 
@@ -82,7 +121,11 @@ class LocalBroker:
         self._anonymous = allow_anonymous
         self._persistence = persistence
         self._config_text = config_text
-        self._dir = Path(tempfile.mkdtemp(prefix="heelraise-broker-"))
+        for stale in remove_stale_folders():
+            log.info("removed %s, left by a killed run", stale)
+        self._dir = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        me = os.getpid()
+        (self._dir / _OWNER).write_text(f"{me} {_started_at(me)}\n")
         self._proc: subprocess.Popen | None = None
 
     @property
@@ -110,10 +153,14 @@ class LocalBroker:
         if self.running:
             return self
         self.config_path.write_text(self._config_text or self._config())
+        parent = os.getpid()
+        # The death signal follows the thread that started the broker: start it from the
+        # main thread (the service and the tests do).
         self._proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
             stderr=open(self._dir / "mosquitto.log", "ab"),  # noqa: SIM115 - lives with the process
+            preexec_fn=lambda: _die_with(parent),
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

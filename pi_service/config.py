@@ -9,16 +9,17 @@ line, so a config file is optional (the defaults run the simulated demo).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .datafile import load_toml
-from .errors import ConfigError
+from .datafile import checked, load_toml
+from .errors import ConfigError, PayloadError
+from .feedback_config import FEEDBACK
+from .schema import Field, boolean, integer, number, optional, string, table
+from .topics import check_device
 
 SOURCES = ("auto", "i2c", "simulator", "recording")
-_DEVICE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def default_state_dir() -> Path:
@@ -53,6 +54,7 @@ class BrokerConfig:
     certfile: str | None = None
     keyfile: str | None = None
     start_local: str = "auto"      # auto: start a private broker if none listens locally
+    confirm: str = "auto"          # whose word lets a set leave the outbox (publish.CONFIRM)
     enabled: bool = True
 
 
@@ -74,38 +76,66 @@ class ServiceConfig:
         return Path(self.state_dir or default_state_dir()) / "outbox.sqlite3"
 
 
-def _line_of(text: str, table: str | None, key: str) -> int | None:
-    """Best-effort line number of ``key`` inside ``[table]``, for error messages."""
-    current = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        header = re.match(r"^\[([^\[\]]+)\]", stripped)
-        if header:
-            current = header.group(1).strip()
-        elif current == table and re.match(rf"^{re.escape(key)}\s*=", stripped):
-            return number
+def _device_name(value: object) -> str | None:
+    try:
+        check_device(value)  # type: ignore[arg-type]
+    except PayloadError as exc:
+        return str(exc)
     return None
 
 
-def _fill(target: Any, raw: dict, table: str | None, path: str, text: str) -> None:
-    """Copy ``raw`` onto the dataclass ``target``, type-checking against its defaults."""
-    known = type(target).__dataclass_fields__
+def _recording_given(sensor: object) -> tuple[str, str] | None:
+    if sensor.get("source") == "recording" and not sensor.get("recording"):  # type: ignore[union-attr]
+        return "recording", 'is needed when source = "recording"'
+    return None
+
+
+def _path(doc: str) -> Field:
+    return string(doc, max_len=4096)
+
+
+SCHEMA = table("the service config", optional({
+    "device": string("device name in the MQTT topics", max_len=64, checks=(_device_name,)),
+    "stage": integer("rehab stage 1-4 (stages.toml)", 1, 99),
+    "stages_file": _path("protocol data file (default: the packaged stages.toml)"),
+    "calibration": _path("calibration file from `heelraise calibrate`"),
+    "insertional": boolean("pain at the heel bone: no heel drops early on"),
+    "state_dir": _path("where the outbox lives"),
+    "sensor": table("[sensor]", optional({
+        "source": string("sample source", choices=SOURCES),
+        "bus": integer("I2C bus number (/dev/i2c-N)", 0, 255),
+        "address": integer("I2C address of the IMU", 0x03, 0x77),
+        "chip": string("IMU chip, or auto", max_len=16),
+        "rate_hz": number("sample rate", 10, 1000),
+        "recording": _path("recording to play (source = recording)"),
+        "speed": number("replay speed for recordings and the simulator", 0.01, 1e6),
+        "seed": integer("simulated session", 0, 2 ** 31 - 1),
+        "simulated_stage": integer("the simulator plays this stage", 1, 99),
+    }), checks=(_recording_given,)),
+    "broker": table("[broker]", optional({
+        "host": string("MQTT broker host", max_len=253),
+        "port": integer("MQTT broker port", 1, 65535),
+        "username": string("MQTT login", max_len=64),
+        "password": string("MQTT password (prefer password_file)", max_len=256),
+        "password_file": _path("file holding the MQTT password"),
+        "ca_certs": _path("CA certificates for TLS"),
+        "certfile": _path("client certificate for TLS"),
+        "keyfile": _path("client key for TLS"),
+        "start_local": string("start a private broker when none listens locally",
+                              choices=("auto", "never")),
+        "confirm": string("whose word lets a set leave the outbox: the training log's "
+                          "receipt, the broker's PUBACK, or auto (the log's once one has "
+                          "been seen)", choices=("auto", "log", "broker")),
+    })),
+    "feedback": FEEDBACK,
+}))
+"""Every key of the config file; each is optional (the defaults run the simulated demo)."""
+
+
+def _fill(target: Any, raw: dict) -> None:
+    """Copy checked values onto a dataclass (numbers become floats where the default is)."""
     for key, value in raw.items():
-        name = f"{table}.{key}" if table else key
-        line = _line_of(text, table, key)
-        if key not in known or isinstance(getattr(target, key), SensorConfig | BrokerConfig):
-            raise ConfigError(path, f"unknown key '{name}'", line)
-        expected = known[key].type
-        ok = {
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, int | float) and not isinstance(value, bool),
-            "bool": isinstance(value, bool),
-            "str": isinstance(value, str),
-        }
-        base = expected.split(" |")[0]
-        if value is not None and base in ok and not ok[base]:
-            raise ConfigError(path, f"'{name}' must be {base}, got {value!r}", line)
-        setattr(target, key, float(value) if base == "float" else value)
+        setattr(target, key, float(value) if isinstance(getattr(target, key), float) else value)
 
 
 def load_config(path: str | Path | None = None) -> ServiceConfig:
@@ -113,37 +143,21 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
     config = ServiceConfig()
     if path is None:
         return config
-    _, text, raw = load_toml(path, error=ConfigError)
-    path = config.path = str(path)
-    sensor = raw.pop("sensor", {})
-    broker = raw.pop("broker", {})
-    config.feedback = raw.pop("feedback", {})
-    _fill(config, raw, None, path, text)
-    _fill(config.sensor, sensor, "sensor", path, text)
-    _fill(config.broker, broker, "broker", path, text)
-    validate(config, text)
+    _, raw = load_toml(path, SCHEMA, error=ConfigError)
+    config.path = str(path)
+    _fill(config.sensor, raw.pop("sensor", {}))
+    _fill(config.broker, raw.pop("broker", {}))
+    _fill(config, raw)
     return config
 
 
-def validate(config: ServiceConfig, text: str = "") -> None:
-    """Range checks that hold whether a value came from the file or the command line."""
-    path = config.path
+def validate(config: ServiceConfig) -> None:
+    """Hold the config to :data:`SCHEMA` again, with the command line's values on top."""
+    def given(obj: Any, fields: dict) -> dict:
+        return {k: getattr(obj, k) for k in fields if getattr(obj, k) is not None}
 
-    def fail(table: str | None, key: str, fault: str) -> None:
-        name = f"{table}.{key}" if table else key
-        raise ConfigError(path, f"'{name}' {fault}", _line_of(text, table, key))
-
-    if not _DEVICE.match(config.device):
-        fail(None, "device", f"must be letters, digits, '-' or '_', got {config.device!r}")
-    if config.sensor.source not in SOURCES:
-        fail("sensor", "source", f"must be one of {', '.join(SOURCES)}")
-    if not 10 <= config.sensor.rate_hz <= 1000:
-        fail("sensor", "rate_hz", f"must be 10..1000 Hz, got {config.sensor.rate_hz}")
-    if config.sensor.speed <= 0:
-        fail("sensor", "speed", "must be > 0")
-    if config.sensor.source == "recording" and not config.sensor.recording:
-        fail("sensor", "recording", "is needed when source = \"recording\"")
-    if not 0 < config.broker.port < 65536:
-        fail("broker", "port", f"must be 1..65535, got {config.broker.port}")
-    if config.broker.start_local not in ("auto", "never"):
-        fail("broker", "start_local", "must be \"auto\" or \"never\"")
+    fields = SCHEMA.fields
+    data = given(config, fields) | {
+        "sensor": given(config.sensor, fields["sensor"].fields),
+        "broker": given(config.broker, fields["broker"].fields)}
+    checked(config.path, data, SCHEMA, ConfigError)

@@ -36,3 +36,15 @@ class SensorError(HeelRaiseError, OSError):
 
 class ConfigError(InputError):
     """A bad value in the service's TOML config."""
+
+
+class PayloadError(HeelRaiseError, ValueError):
+    """A payload, topic or command that breaks the contract; the message is one line.
+
+    ``reason`` is the same fault by kind, without the offending value or array
+    index, for counting rejections (default: the message itself).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message

@@ -17,17 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-from colorzero import Color
 from gpiozero import LED, RGBLED, Buzzer
 from gpiozero.exc import GPIOZeroError, PinFactoryFallback, PinInvalidPin, PinPWMUnsupported
 from gpiozero.threads import GPIOThread
 
 from .errors import ConfigError
+from .feedback_config import DEFAULT_PATTERNS, FeedbackConfig, Pattern
 from .pipeline.events import (
     Event,
     Hold,
@@ -42,183 +39,6 @@ from .protocol import Stage
 from .stages import load_stage
 
 log = logging.getLogger(__name__)
-
-Pin = int | str
-Colour = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """One cue: flashes played in order, in one colour (RGB LED), with or without the buzzer."""
-
-    pairs: tuple[tuple[float, float], ...]
-    colour: Colour = (1.0, 1.0, 1.0)
-    beep: bool = False
-
-    def runs(self) -> list[tuple[float, float, int]]:
-        """Consecutive equal pairs folded into ``(on_s, off_s, n)``: one gpiozero blink each."""
-        runs: list[tuple[float, float, int]] = []
-        for on_s, off_s in self.pairs:
-            if runs and runs[-1][:2] == (on_s, off_s):
-                runs[-1] = (on_s, off_s, runs[-1][2] + 1)
-            else:
-                runs.append((on_s, off_s, 1))
-        return runs
-
-
-_RED, _GREEN, _BLUE = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
-
-DEFAULT_PATTERNS: Mapping[str, Pattern] = MappingProxyType({
-    # one calm flash: counted, tempo fine
-    "good_rep": Pattern(((0.4, 0.1),), _GREEN),
-    # a flutter: that rep was rushed
-    "too_fast": Pattern(((0.1, 0.1),) * 5, _RED, beep=True),
-    # a short double mid-rise: this rise is heading for "too fast", slow down now
-    "pace_cue": Pattern(((0.15, 0.15),) * 2, (1.0, 1.0, 0.0), beep=True),
-    # two long flashes: the minimum hold (30 s in stage 1) is reached
-    "hold_30": Pattern(((0.5, 0.3),) * 2, (0.0, 1.0, 1.0), beep=True),
-    # three long flashes: the maximum hold (45 s) is reached, lower now
-    "hold_45": Pattern(((0.5, 0.3),) * 3, _BLUE, beep=True),
-    # three very long flashes: rest between sets is over
-    "rest_over": Pattern(((1.0, 0.5),) * 3, (0.6, 0.0, 1.0), beep=True),
-    # slow blinking, repeated until the sensor is back
-    "sensor_lost": Pattern(((1.0, 1.0),), (1.0, 0.4, 0.0)),
-})
-
-_KEYS = ("enabled", "led", "rgb", "buzzer", "active_high", "buzzer_active_high", "patterns")
-_MAX_FLASH_S = 60.0
-
-
-def _fail(where: str, key: str, fault: str) -> ConfigError:
-    return ConfigError(where, f"feedback.{key}: {fault}")
-
-
-def _pin(where: str, key: str, value: Any) -> Pin:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _fail(where, key, f"must be a BCM number or a pin name like \"GPIO17\", "
-                                f"got {value!r}")
-    if isinstance(value, int) and value < 0:
-        raise _fail(where, key, f"must be a BCM number >= 0, got {value}")
-    if isinstance(value, str) and not value.strip():
-        raise _fail(where, key, "must not be empty")
-    return value
-
-
-def _bool(where: str, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(where, key, f"must be true or false, got {value!r}")
-    return value
-
-
-def _colour(where: str, key: str, value: Any) -> Colour:
-    if isinstance(value, str):
-        try:
-            return tuple(Color(value))  # type: ignore[return-value]
-        except ValueError:
-            raise _fail(where, key, f"unknown colour {value!r} (a name like \"red\" or "
-                                    f"\"#ff8000\", or [r, g, b] from 0 to 1)") from None
-    if (isinstance(value, list) and len(value) == 3
-            and all(isinstance(c, int | float) and not isinstance(c, bool) and 0 <= c <= 1
-                    for c in value)):
-        return (float(value[0]), float(value[1]), float(value[2]))
-    raise _fail(where, key, f"must be a colour name or [r, g, b] from 0 to 1, got {value!r}")
-
-
-def _pairs(where: str, key: str, value: Any) -> tuple[tuple[float, float], ...]:
-    if not isinstance(value, list) or not value:
-        raise _fail(where, key, f"must be a non-empty list of [on_s, off_s] pairs, got {value!r}")
-    pairs = []
-    for i, pair in enumerate(value):
-        if not (isinstance(pair, list) and len(pair) == 2
-                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)):
-            raise _fail(where, key, f"pair {i + 1} must be [on_s, off_s], got {pair!r}")
-        on_s, off_s = float(pair[0]), float(pair[1])
-        if not (0 < on_s <= _MAX_FLASH_S and 0 <= off_s <= _MAX_FLASH_S):
-            raise _fail(where, key, f"pair {i + 1} needs 0 < on_s <= {_MAX_FLASH_S:g} and "
-                                    f"0 <= off_s <= {_MAX_FLASH_S:g}, got {pair!r}")
-        pairs.append((on_s, off_s))
-    return tuple(pairs)
-
-
-def _pattern(where: str, name: str, value: Any) -> Pattern:
-    """A list of pairs keeps the default colour and beep; a table may set all three."""
-    key = f"patterns.{name}"
-    default = DEFAULT_PATTERNS[name]
-    if isinstance(value, list):
-        return Pattern(_pairs(where, key, value), default.colour, default.beep)
-    if not isinstance(value, dict):
-        raise _fail(where, key, "must be a list of [on_s, off_s] pairs or a table "
-                                "{pairs = [...], colour = \"red\", beep = true}")
-    unknown = sorted(set(value) - {"pairs", "colour", "beep"})
-    if unknown:
-        raise _fail(where, key, f"unknown key '{unknown[0]}' (known: pairs, colour, beep)")
-    return Pattern(
-        _pairs(where, f"{key}.pairs", value["pairs"]) if "pairs" in value else default.pairs,
-        _colour(where, f"{key}.colour", value["colour"]) if "colour" in value
-        else default.colour,
-        _bool(where, f"{key}.beep", value["beep"]) if "beep" in value else default.beep,
-    )
-
-
-@dataclass(frozen=True)
-class FeedbackConfig:
-    """The ``[feedback]`` table: which pins, which polarity, which patterns.
-
-    ``led`` and the ``rgb`` pins are BCM numbers or gpiozero pin names ("GPIO17",
-    "BOARD11"); without either, the LED is on GPIO17. ``enabled = false`` gives a
-    sink that does nothing, for machines without GPIO.
-    """
-
-    enabled: bool = True
-    led: Pin | None = 17
-    rgb: tuple[Pin, Pin, Pin] | None = None
-    buzzer: Pin | None = None
-    active_high: bool = True
-    buzzer_active_high: bool = True
-    patterns: Mapping[str, Pattern] = field(default_factory=lambda: DEFAULT_PATTERNS)
-    where: str = "<defaults>"   # the config file, for errors found when the pins open
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str) -> FeedbackConfig:
-        """Validate the TOML ``[feedback]`` table; any bad value raises a one-line ConfigError."""
-        where = str(where)
-        unknown = sorted(set(d) - set(_KEYS))
-        if unknown:
-            raise _fail(where, unknown[0], f"unknown key (known: {', '.join(_KEYS)})")
-        enabled = _bool(where, "enabled", d.get("enabled", True))
-        rgb = None
-        if "rgb" in d:
-            if "led" in d:
-                raise _fail(where, "rgb", "set either led or rgb, not both")
-            table = d["rgb"]
-            if not isinstance(table, dict) or set(table) != {"red", "green", "blue"}:
-                raise _fail(where, "rgb", f"must be {{red = <pin>, green = <pin>, blue = "
-                                          f"<pin>}}, got {table!r}")
-            rgb = tuple(_pin(where, f"rgb.{c}", table[c]) for c in ("red", "green", "blue"))
-        led = None if rgb else _pin(where, "led", d.get("led", 17))
-        buzzer = _pin(where, "buzzer", d["buzzer"]) if "buzzer" in d else None
-        used = [p for p in (led, *(rgb or ()), buzzer) if p is not None]
-        for pin in used:
-            if used.count(pin) > 1:
-                raise _fail(where, "buzzer" if pin == buzzer else "rgb",
-                            f"pin {pin!r} is used twice")
-        raw_patterns = d.get("patterns", {})
-        if not isinstance(raw_patterns, dict):
-            raise _fail(where, "patterns", f"must be a table, got {raw_patterns!r}")
-        patterns = dict(DEFAULT_PATTERNS)
-        for name, value in raw_patterns.items():
-            if name not in DEFAULT_PATTERNS:
-                raise _fail(where, f"patterns.{name}",
-                            f"unknown pattern (known: {', '.join(DEFAULT_PATTERNS)})")
-            patterns[name] = _pattern(where, name, value)
-        return cls(
-            enabled=enabled, led=led, rgb=rgb, buzzer=buzzer,  # type: ignore[arg-type]
-            active_high=_bool(where, "active_high", d.get("active_high", True)),
-            buzzer_active_high=_bool(where, "buzzer_active_high",
-                                     d.get("buzzer_active_high", True)),
-            patterns=MappingProxyType(patterns), where=where,
-        )
-
 
 class Feedback:
     """Plays a pattern for each coaching moment; a context manager with idempotent close().

@@ -1,13 +1,16 @@
-"""The durable outbox: sets and holds live here from the moment they exist until acked.
+"""The durable outbox: sets and holds live here from the moment they exist until confirmed.
 
 A set is a morning's rehab work: losing it to a broker outage, a Wi-Fi drop or a
 power cut would make the log (and the progression advice built on it) wrong.
 So each durable message is committed to SQLite, with its final id and topic,
-before anyone tries to send it, and its row is deleted only after the broker's
-PUBACK. WAL with ``synchronous=FULL`` makes the commit survive a power cut, not
-just a crash. Rows keep their insertion order (``seq``), so a drain after an
-outage delivers oldest first, and a redelivery carries the same id, which is
-what lets subscribers drop duplicates.
+before anyone tries to send it, and its row is deleted only once it is safe:
+when the training log says it has stored it (its receipt on
+``heelraise/log/<device>/ack``), because Mosquitto acknowledges a message before
+it has saved it and a broker crash would otherwise lose it; or, where there is no
+log to wait for, on the broker's PUBACK. WAL with ``synchronous=FULL`` makes the
+commit survive a power cut, not just a crash. Rows keep their insertion order
+(``seq``), so a drain after an outage delivers oldest first, and a redelivery
+carries the same id, which is what lets the log drop duplicates.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic   TEXT NOT NULL,
     payload BLOB NOT NULL,
     qos     INTEGER NOT NULL DEFAULT 1
-)
+);
+CREATE TABLE IF NOT EXISTS facts (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -61,7 +68,7 @@ class Outbox:
                 self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise InputError(self.path, f"cannot open outbox: {exc}") from None
         waiting = len(self)
@@ -111,6 +118,40 @@ class Outbox:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def remove_ids(self, msg_ids: Iterable[str]) -> set[int]:
+        """Forget the rows with these message ids (a receipt); the seqs that were there."""
+        ids = list(msg_ids)
+        if not ids:
+            return set()
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = set()
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    gone |= {r[0] for r in db.execute(
+                        f"SELECT seq FROM outbox WHERE msg_id IN ({marks})", chunk)}
+                    db.execute(f"DELETE FROM outbox WHERE msg_id IN ({marks})", chunk)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return gone
+
+    def fact(self, name: str) -> str | None:
+        """A small fact kept with the outbox (e.g. that a training log has been seen)."""
+        with self._lock:
+            row = self._conn().execute("SELECT value FROM facts WHERE name = ?",
+                                       (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def remember(self, name: str, value: str) -> None:
+        """Keep ``name = value`` across restarts."""
+        with self._lock:
+            self._conn().execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (name, value))
 
     def __len__(self) -> int:
         with self._lock:

@@ -6,11 +6,19 @@ What paho does on its own, and what we add:
   reconnect, and even queues a publish made while disconnected (it returns
   ``MQTT_ERR_NO_CONN`` but sends it later). Nothing of that survives a restart.
 * So sets and holds go through :class:`~pi_service.outbox.Outbox`: committed to
-  SQLite first, handed to paho only while connected, deleted on paho's
-  ``on_publish`` for that mid. Rows paho still holds are never handed again in
-  this process (paho re-sends them itself, first, after a reconnect: new rows
-  wait until those are acked, so order holds); a new process hands over every
-  row left, with the ids they always had, and subscribers drop duplicates by id.
+  SQLite first, handed to paho only while connected. Mosquitto sends its PUBACK
+  before it has saved the message (and saves only every few seconds), so a
+  PUBACK is not enough to forget a set: a row leaves the outbox when the training
+  log's receipt for its id arrives on ``heelraise/log/<device>/ack``, sent after
+  the log's commit. Until then it is sent again after every reconnect (the broker
+  may have been the one that crashed) and by every new process; the ids never
+  change, and the log drops duplicates by id.
+* ``confirm`` says whose word counts: "log" (the log's receipt), "broker" (the
+  PUBACK, for setups without a log), or "auto": the PUBACK until a log has
+  announced itself on ``heelraise/log/status`` (retained, online or offline;
+  remembered in the outbox), the log's receipt from then on.
+* Rows paho still holds are never handed again in this process (paho re-sends
+  them itself, first, after a reconnect: other rows wait until those are acked).
 * A refused CONNACK is not a connection (Frigate gets this wrong), and the
   retained status carries a last will, so the dashboard sees ``offline`` when
   the Pi dies and ``online`` again on every reconnect.
@@ -27,40 +35,39 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from .errors import ConfigError
-from .outbox import Outbox
-from .payloads import (
-    QOS,
-    RETAIN,
-    Command,
+from .builders import (
     Context,
-    PayloadError,
     anchored_clock,
-    check_device,
-    encode,
     hold_payload,
     new_id,
-    parse_command,
     phase_payload,
     rep_payload,
     set_payload,
     status_payload,
-    subscription,
-    topic,
 )
+from .clock import clock_synced
+from .errors import ConfigError, PayloadError
+from .outbox import Outbox
+from .payloads import Command, encode, parse_command, validate
 from .pipeline.events import Hold, PhaseChange, Rep, SetSummary
 from .protocol import DEFAULT_STAGE, Stage
+from .topics import LOG_STATUS, QOS, RETAIN, ack_topic, check_device, subscription, topic
 
 log = logging.getLogger(__name__)
 
 WINDOW = 64
 """Outbox rows in paho's hands at once: enough to keep the link busy, few to re-send."""
+
+CONFIRM = ("auto", "log", "broker")
+"""Whose word lets a set leave the outbox (see the module's docstring)."""
+LOG_SEEN = "training log seen"
+"""The outbox fact that a log has announced itself on this device's broker."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,10 @@ class Publisher:
         session: str | None = None,
         iso_time: Callable[[float], str] | None = None,
         reconnect_max_s: int = 30,
+        confirm: str = "auto",
     ) -> None:
+        if confirm not in CONFIRM:
+            raise ValueError(f"confirm must be one of {', '.join(CONFIRM)}, got {confirm!r}")
         self.device = check_device(device)
         self.session = session or new_id()[:12]
         self._iso_time = iso_time or anchored_clock()
@@ -119,6 +129,9 @@ class Publisher:
         self._inflight: dict[int, int] = {}   # paho mid -> outbox seq
         self._direct: set[int] = set()        # mids of QoS 1 messages outside the outbox
         self._handed_seq = 0                  # highest outbox seq handed to paho
+        self._published: set[int] = set()     # seqs the broker acked since the last connect
+        self._receipts: queue.SimpleQueue[tuple[str, list[str]]] = queue.SimpleQueue()
+        self._confirm = confirm
         self._command_cb: Callable[[Command], None] | None = None
         self._closing = False
         self._closed = False
@@ -149,6 +162,8 @@ class Publisher:
         self._set_will()
 
         self._outbox = Outbox(outbox_path)
+        self._by_log = confirm == "log" or (confirm == "auto"
+                                            and self._outbox.fact(LOG_SEEN) is not None)
         self._worker = threading.Thread(target=self._run, name=f"outbox-{device}", daemon=True)
         self._worker.start()
         self._client.connect_async(host, port, keepalive)
@@ -163,8 +178,13 @@ class Publisher:
 
     @property
     def pending(self) -> int:
-        """Durable messages (sets, holds) not yet acknowledged by the broker."""
+        """Durable messages (sets, holds) not yet confirmed (by the log, or the broker)."""
         return len(self._outbox)
+
+    @property
+    def confirmed_by_log(self) -> bool:
+        """True when a set leaves the outbox only on the training log's receipt."""
+        return self._by_log
 
     @property
     def in_flight(self) -> int:
@@ -181,7 +201,8 @@ class Publisher:
         """
         if isinstance(event, SetSummary):
             reps = [self._reps.pop(i) for i in event.rep_indices if i in self._reps]
-            payload = set_payload(self._context(stage), event, reps, pain=pain)
+            ctx = replace(self._context(stage), clock_synced=clock_synced())
+            payload = set_payload(ctx, event, reps, pain=pain)
             self._set_index = event.index + 1
         else:
             payload = event
@@ -252,7 +273,7 @@ class Publisher:
         with self._lock:
             self._command_cb = callback
             if self._connected:
-                self._subscribe_commands()
+                self._subscribe([subscription("cmd/#", self.device)])
 
     def drain(self, timeout_s: float = 10.0) -> bool:
         """Send whatever is waiting now and wait for it to be acknowledged."""
@@ -260,11 +281,18 @@ class Publisher:
         return self.wait_idle(timeout_s)
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
-        """True once nothing (outbox rows, reps, status, subscription) awaits an ack."""
+        """True once the broker has acknowledged everything sent (outbox rows, reps, status,
+        subscriptions); rows may still wait for the log's receipt (:meth:`wait_confirmed`)."""
         with self._changed:
             return self._changed.wait_for(
-                lambda: not self._inflight and not self._direct and not len(self._outbox),
-                timeout=timeout_s)
+                lambda: not self._inflight and not self._direct
+                and len(self._outbox) <= len(self._published), timeout=timeout_s)
+
+    def wait_confirmed(self, timeout_s: float = 10.0) -> bool:
+        """True once every set and hold is confirmed and gone from the outbox."""
+        self._wake.set()
+        with self._changed:
+            return self._changed.wait_for(lambda: not len(self._outbox), timeout=timeout_s)
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Let in-flight messages finish, say ``offline`` explicitly, disconnect.
@@ -301,7 +329,8 @@ class Publisher:
     # ----------------------------------------------------------------- internals
 
     def _context(self, stage: Stage | None) -> Context:
-        return Context(self.device, self.session, stage, self._iso_time)
+        return Context(self.device, self.session, stage, self._iso_time,
+                       source=self._status["source"])
 
     def _check_open(self) -> None:
         if self._closing or self._closed:
@@ -310,7 +339,7 @@ class Publisher:
     def _encode(self, kind: str, payload: Mapping) -> bytes:
         raw = encode(kind, payload)
         if payload["device"] != self.device:
-            raise PayloadError(f"{kind}: field 'device' is {payload['device']!r}, "
+            raise PayloadError(f"{kind}: 'device' is {payload['device']!r}, "
                                f"this publisher is {self.device!r}")
         return raw
 
@@ -335,9 +364,9 @@ class Publisher:
         self._direct.add(info.mid)
         return info
 
-    def _subscribe_commands(self) -> None:
-        """Subscribe to cmd/# (caller holds the lock); wait_idle covers the SUBACK."""
-        rc, mid = self._client.subscribe(subscription("cmd/#", self.device), qos=1)
+    def _subscribe(self, filters: list[str]) -> None:
+        """Subscribe (caller holds the lock); wait_idle covers the SUBACK."""
+        rc, mid = self._client.subscribe([(f, 1) for f in filters])
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             self._direct.add(mid)
 
@@ -352,8 +381,16 @@ class Publisher:
                 return
             self._connected = True
             self._barrier = bool(self._inflight)
+            # The broker may be a new one (it crashed, it lost what it had acknowledged):
+            # every row not confirmed by the log goes again, after paho's own in-flight.
+            self._handed_seq = 0
+            self._published.clear()
+            filters = [ack_topic(self.device)]
+            if self._confirm == "auto" and not self._by_log:
+                filters.append(LOG_STATUS)
             if self._command_cb is not None:
-                self._subscribe_commands()
+                filters.append(subscription("cmd/#", self.device))
+            self._subscribe(filters)
             self._send_status("online")
         log.info("connected to %s:%d as %s (%d waiting in the outbox)",
                  self.host, self.port, self.device, len(self._outbox))
@@ -383,6 +420,9 @@ class Publisher:
 
     def _on_message(self, client: mqtt.Client, userdata: object,
                     message: mqtt.MQTTMessage) -> None:
+        if message.topic in (ack_topic(self.device), LOG_STATUS):
+            self._on_receipt(message)
+            return
         try:
             command = parse_command(message.topic, message.payload)
         except PayloadError as exc:
@@ -396,13 +436,49 @@ class Publisher:
         except Exception:
             log.exception("command handler failed on %s", message.topic)
 
+    def _on_receipt(self, message: mqtt.MQTTMessage) -> None:
+        """The log confirmed (or refused) some rows, or announced itself: for the worker."""
+        kind = "ack" if message.topic == ack_topic(self.device) else "log_status"
+        try:
+            data = validate(kind, message.payload)
+        except PayloadError as exc:
+            log.warning("ignoring %s on %s: %s", kind, message.topic, exc)
+            return
+        if kind == "log_status":      # online or offline, a log keeps this broker's sets
+            self._receipts.put(("log seen", []))
+        else:
+            if data["device"] == self.device:
+                self._receipts.put(("stored", data["stored"]))
+                if data["rejected"]:
+                    log.error("the training log refused %d set(s) (kept in its rejects): "
+                              "%s", len(data["rejected"]), ", ".join(data["rejected"][:5]))
+                    self._receipts.put(("rejected", data["rejected"]))
+        self._wake.set()
+
+    def _take_receipts(self) -> None:
+        """Forget rows the log confirmed; from a log's first word on, wait for receipts."""
+        while True:
+            try:
+                what, ids = self._receipts.get_nowait()
+            except queue.Empty:
+                return
+            if self._confirm == "auto" and not self._by_log:
+                log.info("a training log is on this broker: sets now wait for its receipt")
+                self._outbox.remember(LOG_SEEN, "1")
+                self._by_log = True
+            gone = self._outbox.remove_ids(ids)
+            with self._lock:
+                self._published -= gone
+
     def _run(self) -> None:
         """Worker: settle acks (delete rows), then hand the next rows to paho."""
         while not self._stopping:
             self._wake.wait(1.0)
             self._wake.clear()
+            self._take_receipts()
             self._settle()
             self._hand_over()
+        self._take_receipts()
         self._settle()   # acks that arrived while closing
 
     def _settle(self) -> None:
@@ -416,6 +492,8 @@ class Publisher:
                 seq = self._inflight.pop(mid, None)
                 if seq is None:
                     self._direct.discard(mid)
+                elif self._by_log:
+                    self._published.add(seq)     # the broker has it; the log has not said
                 else:
                     done.append(seq)
             if self._barrier and not self._inflight:
@@ -432,7 +510,14 @@ class Publisher:
             room = WINDOW - len(self._inflight)
             if room <= 0:
                 return
-            for row in self._outbox.after(self._handed_seq, room):
+            held = set(self._inflight.values()) | self._published
+            for row in self._outbox.after(self._handed_seq, room + len(held)):
+                if row.seq in held:
+                    self._handed_seq = row.seq
+                    continue
+                if room <= 0:
+                    break
+                room -= 1
                 info = self._client.publish(row.topic, row.payload, qos=row.qos)
                 if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                     log.warning("paho refused outbox row %d: %s", row.seq,

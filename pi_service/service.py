@@ -18,11 +18,11 @@ from contextlib import ExitStack
 from typing import Any
 
 from .broker import LocalBroker, port_open
+from .builders import new_id
 from .config import ServiceConfig, load_config, validate
 from .console import LiveConsole
 from .errors import ConfigError, HeelRaiseError, SensorError
 from .notify import sd_notify, watchdog_interval_s
-from .payloads import new_id
 from .pipeline import Pipeline, SampleError
 from .pipeline.events import Event, Hold, PhaseChange, Rep, SetSummary
 from .protocol import Stage
@@ -75,18 +75,35 @@ def config_from_args(args: argparse.Namespace) -> ServiceConfig:
 
 
 def open_source(config: ServiceConfig) -> tuple[Any, str]:
-    """The configured sample source and its name; "auto" falls back to the simulator."""
+    """The configured sample source and its name.
+
+    A wired sensor configured as ``source = "i2c"`` that is absent (no bus, no chip) is
+    waited for and reported lost; only ``"auto"`` falls back to the simulator, and then
+    every status, rep and set says ``"source": "simulator"``.
+    """
     sensor = config.sensor
     if sensor.source in ("auto", "i2c"):
         from .sources.i2c import I2CSource
 
+        def wired() -> I2CSource:
+            try:
+                return I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
+                                 rate_hz=sensor.rate_hz, wait=sensor.source == "i2c")
+            except ValueError as exc:    # a chip, rate or range the drivers do not have
+                raise ConfigError(config.path, f"[sensor]: {exc}") from None
+
+        if sensor.source == "i2c":
+            from .sources.awaited import AwaitedSource
+
+            source = AwaitedSource(wired)
+            return source, source.kind
         try:
-            # configured for I2C: a sensor missing at start is waited for, reported lost
-            source = I2CSource(bus=sensor.bus, address=sensor.address, chip=sensor.chip,
-                               rate_hz=sensor.rate_hz, wait=sensor.source == "i2c")
+            source = wired()
             return source, source.kind
         except (SensorError, OSError) as exc:
-            log.warning("no IMU on I2C bus %d (%s); using the simulated sensor", sensor.bus, exc)
+            log.warning("no IMU on I2C bus %d (%s); using the SIMULATED sensor: its sets "
+                        "are marked simulated and kept out of the training history",
+                        sensor.bus, exc)
     if sensor.source == "recording":
         from .sources.recording import RecordingSource
 
@@ -265,6 +282,19 @@ def run_service(args: argparse.Namespace) -> int:
     from .feedback import FeedbackConfig, open_feedback
 
     feedback_config = FeedbackConfig.from_dict(config.feedback, config.path)
+    service: Service | None = None
+    stop_asked: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        log.info("signal %d: closing the open set and flushing", signum)
+        stop_asked.append(signum)
+        if service is not None:
+            service.stopping = True
+
+    # systemd stops with SIGTERM; a closed terminal sends SIGHUP: both save the open set.
+    # Set before anything starts, so a signal during start-up also stops cleanly.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, stop)
     with ExitStack() as stack:
         ensure_broker(config, stack)
         source, source_name = open_source(config)
@@ -277,21 +307,18 @@ def run_service(args: argparse.Namespace) -> int:
             publisher = stack.enter_context(make_publisher(config, source_name, stage))
         console = None if args.quiet else LiveConsole(stage)
         service = Service(config, stage, feedback, publisher, console, source_name)
+        service.stopping = bool(stop_asked)
         if publisher is not None:
             publisher.on_command(service.command)
-
-        def stop(signum: int, frame: object) -> None:
-            log.info("signal %d: closing the open set and flushing", signum)
-            service.stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         log.info("device %s, stage %d (%s), source %s", config.device, stage.number,
                  stage.name, source_name)
         service.run(source)
         if publisher is not None and not publisher.wait_idle(timeout_s=10):
             log.warning("broker unreachable: unsent sets stay in %s for next time",
                         config.outbox_path)
+        elif publisher is not None and publisher.pending:
+            log.info("%d set(s) wait in %s for the training log's receipt; they go again "
+                     "at the next start", publisher.pending, config.outbox_path)
     return 0
 
 
@@ -309,8 +336,12 @@ def make_publisher(config: ServiceConfig, source_name: str, stage: Stage) -> Any
                                            f"{b.password_file}: {exc.strerror}") from None
     tls = TLSOptions(ca_certs=b.ca_certs, certfile=b.certfile, keyfile=b.keyfile) \
         if b.ca_certs else None
+    if b.username is not None and b.username != config.device:
+        log.warning("broker login %r is not the device name %r: the shipped broker ACL lets "
+                    "a device publish only as itself", b.username, config.device)
     config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
     return Publisher(config.device, b.host, b.port, config.outbox_path,
                      username=b.username, password=password, tls=tls,
-                     source=source_name, stage=stage.number, session=new_id()[:12])
+                     source=source_name, stage=stage.number, session=new_id()[:12],
+                     confirm=b.confirm)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pi_service import payloads as P
+from pi_service import builders
 from pi_service.broker import LocalBroker
 
 FLUSH = "test/flush"
@@ -68,7 +68,7 @@ class Collector:
 
     def flush(self) -> None:
         """Wait until the broker has delivered everything sent to it before now."""
-        marker = P.new_id()
+        marker = builders.new_id()
         self.client.publish(FLUSH, marker, qos=1)
         assert wait_until(lambda: marker in self._flushed)
 

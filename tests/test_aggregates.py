@@ -11,19 +11,19 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.log.aggregates import WEEKS, aggregates
 from pi_service.log.progression import load_rules
 from pi_service.log.store import Store
 from pi_service.stages import load_protocol
 
 TODAY = date(2026, 11, 25)   # a Wednesday in ISO week 2026-W48
-BASE_SET = payloads.examples()["set"]
+BASE_SET = mqtt_docs.examples()["set"]
 
 
 def _iso(day: date, at: time) -> str:
     """A local wall-clock moment as the payloads carry it (UTC, "Z")."""
-    return payloads.iso_utc(datetime.combine(day, at).astimezone().timestamp())
+    return builders.iso_utc(datetime.combine(day, at).astimezone().timestamp())
 
 
 def add_set(store: Store, day: date, at: time, *, reps: int = 15, ok_reps: int | None = None,

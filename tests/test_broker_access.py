@@ -7,26 +7,21 @@ mosquitto_passwd, then talks to it over TCP and WebSockets with paho-mqtt.
 
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
-import subprocess
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import shipped
+from shipped import ShippedBroker
 
-from pi_service.broker import LocalBroker, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-CONF = ROOT / "systemd" / "mosquitto" / "heelraise.conf"
-ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
-USERS = ("heelraise", "heelraise-log", "dashboard", "sensor", "homeassistant")
+USERS = ("left", "right", "shoe", "heelraise-log", "dashboard", "rating", "sensor",
+         "homeassistant")
+"""Two devices (each logs in as its own name), and every login that is not a device."""
 TIMEOUT_S = 5.0
 
 pytestmark = pytest.mark.skipif(
@@ -34,67 +29,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@dataclass
-class Broker:
-    port: int
-    ws_port: int
-    passwords: dict[str, str]
-    dashboard_dir: Path
-
-
-def rewrite_config(text: str, port: int, ws_port: int, paths: dict[str, Path]) -> str:
-    """The shipped config with the two ports and the file paths replaced, nothing else.
-
-    Every rewrite must apply exactly once, so a reshaped config fails here loudly
-    instead of being tested half-rewritten.
-    """
-    rules = [
-        (r"^listener 1883 127\.0\.0\.1$", f"listener {port} 127.0.0.1"),
-        (r"^listener 9001$", f"listener {ws_port}"),
-    ] + [(rf"^{key} \S+$", f"{key} {path}") for key, path in paths.items()]
-    for pattern, replacement in rules:
-        text, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
-        assert count == 1, f"{CONF.name}: expected one line matching {pattern!r}"
-    return text
-
-
 @pytest.fixture(scope="module")
-def shipped_broker() -> Iterator[Broker]:
-    # mosquitto drops root for its own user before it reads the password and ACL
-    # files, so they live in a directory that user can read (as on the Pi, where
-    # install-pi makes the password file root:mosquitto 0640).
-    workdir = Path(tempfile.mkdtemp(prefix="heelraise-acl-"))
-    workdir.chmod(0o755)
-    dashboard_dir = workdir / "dist"
-    dashboard_dir.mkdir()
-    (dashboard_dir / "index.html").write_text("<title>heel-raise dashboard</title>\n")
-    passwd = workdir / "heelraise.passwd"
-    passwords = {user: secrets.token_urlsafe(24) for user in USERS}
-    # As scripts/install-pi does it: plain "login:password" lines hashed in place.
-    passwd.write_text("".join(f"{user}:{password}\n" for user, password in passwords.items()))
-    subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
-    acl = workdir / "heelraise.acl"
-    shutil.copyfile(ACL, acl)
-    for path in (passwd, acl):
-        path.chmod(0o644)
-    port = ws_port = free_port()
-    while ws_port == port:
-        ws_port = free_port()
-    config = rewrite_config(
-        CONF.read_text(), port, ws_port,
-        {"password_file": passwd, "acl_file": acl, "http_dir": dashboard_dir},
-    )
-    try:
-        with LocalBroker(port=port, websockets_port=ws_port, config_text=config):
-            yield Broker(port, ws_port, passwords, dashboard_dir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def shipped_broker() -> Iterator[ShippedBroker]:
+    with shipped.shipped_broker(USERS) as broker:
+        yield broker
 
 
 class Session:
     """One paho client; records its CONNACK and every message it receives."""
 
-    def __init__(self, broker: Broker, user: str | None, password: str | None,
+    def __init__(self, broker: ShippedBroker, user: str | None, password: str | None,
                  websockets: bool) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"test-{user}-{secrets.token_hex(4)}",
@@ -163,7 +107,7 @@ class Session:
 
 
 @pytest.fixture
-def connect(shipped_broker: Broker):
+def connect(shipped_broker: ShippedBroker):
     sessions: list[Session] = []
 
     def _connect(user: str | None, websockets: bool = False,
@@ -230,43 +174,64 @@ def test_plain_listener_is_on_loopback_only(shipped_broker):
 def test_dashboard_reads_over_websockets_but_cannot_write(connect):
     dashboard = _connected(connect, "dashboard", websockets=True)
     dashboard.subscribe("heelraise/#")
-    service = _connected(connect, "heelraise")
-    service.subscribe("heelraise/+/cmd/#")
+    service = _connected(connect, "left")
+    service.subscribe("heelraise/left/cmd/#")
     log = _connected(connect, "heelraise-log")
     log.subscribe("heelraise/#")
 
-    service.publish("heelraise/pi/rep", "rep-1")
+    service.publish("heelraise/left/rep", "rep-1")
     dashboard.wait_for_payload("rep-1")
-    log.publish("heelraise/log/pi/today", "today-1")
+    log.publish("heelraise/log/left/today", "today-1")
     dashboard.wait_for_payload("today-1")
 
-    assert_dropped(dashboard, "heelraise/pi/set", log, service, "heelraise/pi/set")
-    assert_dropped(dashboard, "heelraise/log/pi/today", log, log, "heelraise/log/pi/today")
-    assert_dropped(dashboard, "heelraise/pi/cmd/stage", service, service,
-                   "heelraise/pi/cmd/stage")
+    assert_dropped(dashboard, "heelraise/left/set", log, service, "heelraise/left/set")
+    assert_dropped(dashboard, "heelraise/log/left/today", log, log, "heelraise/log/left/today")
+    assert_dropped(dashboard, "heelraise/left/cmd/stage", service, service,
+                   "heelraise/left/cmd/stage")
+    assert_dropped(dashboard, "heelraise/dashboard/set", log, service, "heelraise/left/set")
 
 
-def test_service_publishes_its_device_topics_but_not_the_logs(connect):
-    service = _connected(connect, "heelraise")
+def test_a_device_publishes_its_own_topics_and_no_other_devices(connect):
+    left = _connected(connect, "left")
     log = _connected(connect, "heelraise-log")
     log.subscribe("heelraise/#")
 
-    for kind in ("status", "phase", "rep", "set", "hold"):
-        service.publish(f"heelraise/pi/{kind}", f"{kind}-from-service")
-        log.wait_for_payload(f"{kind}-from-service")
-    assert_dropped(service, "heelraise/log/pi/today", log, log, "heelraise/log/pi/today")
+    for kind in ("status", "phase", "rep", "set", "hold", "cmd/pain"):
+        left.publish(f"heelraise/left/{kind}", f"{kind}-from-left")
+        log.wait_for_payload(f"{kind}-from-left")
+    for forged in ("heelraise/right/set", "heelraise/right/cmd/stage", "heelraise/right/status",
+                   "heelraise/log/left/today", "heelraise/log/left/ack", "heelraise/log/status"):
+        assert_dropped(left, forged, log, left, "heelraise/left/rep")
 
 
-def test_service_reads_only_commands(connect):
-    service = _connected(connect, "heelraise")
-    service.subscribe("heelraise/#")
-    sender = _connected(connect, "heelraise")
+def test_a_device_reads_its_commands_and_receipts_only(connect):
+    left = _connected(connect, "left")
+    left.subscribe("heelraise/#")
+    right = _connected(connect, "right")
+    log = _connected(connect, "heelraise-log")
 
-    sender.publish("heelraise/pi/cmd/stage", "3")
-    service.wait_for_payload("3")
-    assert_dropped(sender, "heelraise/pi/rep", service, sender, "heelraise/pi/cmd/pain")
-    assert [topic for topic, _ in service.payloads()] == [
-        "heelraise/pi/cmd/stage", "heelraise/pi/cmd/pain"]
+    right.publish("heelraise/right/cmd/stage", "right-3")
+    right.publish("heelraise/right/set", "right-set")
+    log.publish("heelraise/log/right/ack", "right-ack")
+    left.publish("heelraise/left/cmd/stage", "3")
+    log.publish("heelraise/log/left/ack", "left-ack")
+    log.publish("heelraise/log/status", "log-online")
+    left.wait_for_payload("log-online")
+    assert [topic for topic, _ in left.payloads()] == [
+        "heelraise/left/cmd/stage", "heelraise/log/left/ack", "heelraise/log/status"]
+
+
+def test_the_rating_login_writes_ratings_and_nothing_else(connect):
+    rating = _connected(connect, "rating")
+    log = _connected(connect, "heelraise-log")
+    log.subscribe("heelraise/#")
+    rating.publish("heelraise/left/cmd/pain", "pain-2")
+    log.wait_for_payload("pain-2")
+    rating.publish("heelraise/left/cmd/stiffness", "stiff-3")
+    log.wait_for_payload("stiff-3")
+    for forged in ("heelraise/left/cmd/stage", "heelraise/left/set", "heelraise/rating/set",
+                   "heelraise/log/left/ack"):
+        assert_dropped(rating, forged, log, rating, "heelraise/left/cmd/pain")
 
 
 def test_log_publishes_aggregates_and_discovery_but_cannot_forge_sets(connect):
@@ -284,12 +249,13 @@ def test_log_publishes_aggregates_and_discovery_but_cannot_forge_sets(connect):
     home_assistant.publish("homeassistant/status", "online")
     log.wait_for_payload("online")
     assert_dropped(log, "heelraise/pi/set", dashboard, log, "heelraise/log/pi/week")
+    assert_dropped(log, "heelraise/heelraise-log/set", dashboard, log, "heelraise/log/pi/week")
 
 
 def test_sensor_writes_only_imu_batches_and_the_service_reads_them(connect):
     sensor = _connected(connect, "sensor")
-    service = _connected(connect, "heelraise")
-    service.subscribe("heelraise/+/imu")
+    service = _connected(connect, "shoe")
+    service.subscribe("heelraise/shoe/imu")
     log = _connected(connect, "heelraise-log")
     log.subscribe("heelraise/#")
 

@@ -2,11 +2,13 @@
 
 The broker runs with passwords and the deployed ACL, so the page proves it works as the
 read-only ``dashboard`` user; the page is served by pi_service/log/web.py, and its pain
-and stiffness buttons write through that server into the log's store.
+and stiffness buttons go through that server, as the person's ``rating`` login, over
+MQTT to the running log, which stores them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -22,12 +24,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard" / "test"))
 import harness  # noqa: E402
+from mqtt_helpers import wait_until  # noqa: E402
 
-from pi_service import payloads  # noqa: E402
+from pi_service import (
+    builders,  # noqa: E402
+    mqtt_docs,  # noqa: E402
+    topics,  # noqa: E402
+)
 from pi_service.errors import HeelRaiseError  # noqa: E402
 from pi_service.log.aggregates import aggregate_topic, aggregates  # noqa: E402
 from pi_service.log.progression import load_rules  # noqa: E402
-from pi_service.log.store import Store  # noqa: E402
 from pi_service.log.web import DashboardServer, page_config  # noqa: E402
 from pi_service.log.web import main as web_main  # noqa: E402
 from pi_service.pipeline.events import Phase, PhaseChange, Rep, SetSummary, Verdict  # noqa: E402
@@ -58,14 +64,14 @@ def _history(store, stage) -> None:
     earlier_today = (midnight + time.time()) / 2  # a set ending then is today, before now
     for days_ago in range(HISTORY_DAYS - 1, -1, -1):
         end = earlier_today - days_ago * 86400
-        ctx = payloads.Context(DEVICE, f"s{days_ago}", stage,
-                               payloads.offset_clock(end - reps[-1].end_s),
+        ctx = builders.Context(DEVICE, f"s{days_ago}", stage,
+                               builders.offset_clock(end - reps[-1].end_s),
                                load_kg=5.0 if days_ago >= 7 else 7.5)
         summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=15,
                              target_reps=stage.reps, ok_reps=12 + days_ago % 3,
                              tempo_compliance=(12 + days_ago % 3) / 15, rest_before_s=None,
                              rep_indices=tuple(range(1, 16)))
-        store.add_set(payloads.set_payload(ctx, summary, reps, pain=2 + days_ago % 2))
+        store.add_set(builders.set_payload(ctx, summary, reps, pain=2 + days_ago % 2))
         store.record_stiffness(3 + days_ago % 2, device=DEVICE,
                                day=date.today() - timedelta(days=days_ago))
 
@@ -85,10 +91,10 @@ def browser():
 @needs_browser
 def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path):
     stage = load_stage(2)
-    service, logger = stack.publisher("heelraise"), stack.publisher("heelraise-log")
+    service, logger = stack.publisher(DEVICE), stack.publisher("heelraise-log")
     try:
         # Retained before the page opens: the service's status and the log's aggregates.
-        service.publish(payloads.topic(DEVICE, "status"), payloads.status_payload(
+        service.publish(topics.topic(DEVICE, "status"), builders.status_payload(
             DEVICE, state="online", sensor="ok", source="simulator", stage=2, running=True),
             retain=True)
         _history(stack.store, stage)
@@ -96,7 +102,7 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
                                      protocol=load_protocol(), rules=load_rules()).items():
             logger.publish(aggregate_topic(DEVICE, kind), body, retain=True)
 
-        browser.call("open", url=stack.server.url)
+        browser.call("open", url=stack.server.url, login=["rating", harness.USERS["rating"]])
         browser.wait_text("#conn", "connected")
         browser.wait_text("#sensor", "sensor ok")
         browser.wait_text("#stage-progress", "stage 2 bilateral")
@@ -116,14 +122,14 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
         # Today's session, live: three reps of set 1 (the third rushed up), then the set,
         # which ends just now, after the log computed its aggregates.
         reps = [_rep(1), _rep(2), _rep(3, up_s=1.2, verdict=Verdict.TOO_FAST_UP)]
-        clock = payloads.offset_clock(time.time() - reps[-1].end_s)
-        ctx = payloads.Context(DEVICE, "today", stage, clock)
-        service.publish(payloads.topic(DEVICE, "phase"), payloads.phase_payload(
+        clock = builders.offset_clock(time.time() - reps[-1].end_s)
+        ctx = builders.Context(DEVICE, "today", stage, clock)
+        service.publish(topics.topic(DEVICE, "phase"), builders.phase_payload(
             ctx, PhaseChange(t_s=8.0, phase=Phase.RISING, pitch_deg=2.0)), qos=0)
         browser.wait_text("#phase", "rising")
         for rep in reps:
-            service.publish(payloads.topic(DEVICE, "rep"),
-                            payloads.rep_payload(ctx, rep, set_index=1))
+            service.publish(topics.topic(DEVICE, "rep"),
+                            builders.rep_payload(ctx, rep, set_index=1))
         browser.wait_text("#rep-count", "3")
         assert browser.text("#rep-target") == "15"
         assert "set 1 of 3" in browser.text("#set-label")
@@ -137,10 +143,10 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
         summary = SetSummary(index=1, stage=2, start_s=8.0, end_s=reps[-1].end_s, reps=3,
                              target_reps=stage.reps, ok_reps=2, tempo_compliance=2 / 3,
                              rest_before_s=None, rep_indices=(1, 2, 3))
-        set_body = payloads.set_payload(ctx, summary, reps)
-        service.publish(payloads.topic(DEVICE, "set"), set_body)
-        service.publish(payloads.topic(DEVICE, "set"), set_body)  # a redelivery: shown once
-        service.publish(payloads.topic(DEVICE, "phase"), payloads.phase_payload(
+        set_body = builders.set_payload(ctx, summary, reps)
+        service.publish(topics.topic(DEVICE, "set"), set_body)
+        service.publish(topics.topic(DEVICE, "set"), set_body)  # a redelivery: shown once
+        service.publish(topics.topic(DEVICE, "phase"), builders.phase_payload(
             ctx, PhaseChange(t_s=reps[-1].end_s, phase=Phase.REST, pitch_deg=0.0)), qos=0)
         browser.wait_text("#phase", "rest")
         browser.call("waitVisible", selector="#rest")
@@ -150,15 +156,18 @@ def test_live_session_shows_reps_sets_rest_and_history(stack, browser, tmp_path)
         assert len(rows) == 1 and "3/15" in rows[0] and "67%" in rows[0]
         browser.wait_text("#today-summary", "2 sets · 18 reps")
 
-        # Pain for that set goes through web.py into the log, tied to the set's id.
+        # Pain for that set goes through web.py, as the rating login, to the log: tied to
+        # the set's id, which the log stored from the service's message.
+        assert wait_until(lambda: stack.store.count("sets") == HISTORY_DAYS + 1)
         browser.call("click", selector='#pain-scale button[data-value="2"]')
         browser.wait_text("#entry-status", "Saved pain 2 for set 1")
-        assert [(r.value, r.set_id) for r in stack.store.pain(DEVICE, since=date.today())
-                if r.set_id == set_body["id"]] == [(2.0, set_body["id"])]
+        assert wait_until(lambda: [(r.value, r.set_id) for r in stack.store.pain(
+            DEVICE, since=date.today()) if r.set_id == set_body["id"]] == [(2.0, set_body["id"])])
         assert browser.call("texts", selector="#sets tbody tr td:nth-child(5)") == ["2"]
         browser.call("click", selector='#stiffness-scale button[data-value="5"]')
         browser.wait_text("#entry-status", "Saved stiffness 5")
-        assert stack.store.stiffness(DEVICE, since=date.today())[-1].value == 5.0
+        assert wait_until(lambda: stack.store.stiffness(DEVICE, since=date.today())[-1].value
+                          == 5.0)
 
         assert browser.call("errors") == []
         shot = browser.call("screenshot", path=str(tmp_path / "dashboard.png"))
@@ -175,7 +184,7 @@ def test_page_credentials_are_read_only(stack, browser):
     """What config.json hands any visitor cannot publish, and a wrong password is reported."""
     dashboard = stack.publisher("dashboard")
     try:
-        reason = dashboard.publish(payloads.topic(DEVICE, "cmd/stage"), {"stage": 4})
+        reason = dashboard.publish(topics.topic(DEVICE, "cmd/stage"), {"stage": 4})
         assert reason.is_failure and "authori" in str(reason).lower()
     finally:
         dashboard.close()
@@ -184,8 +193,13 @@ def test_page_credentials_are_read_only(stack, browser):
     assert browser.text("#conn") == "error"
 
 
-def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
-    request = Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+def _post(url: str, body: bytes, content_type: str = "application/json",
+          login: str | None = "rating") -> tuple[int, dict]:
+    headers = {"Content-Type": content_type}
+    if login is not None:
+        token = base64.b64encode(f"{login}:{harness.USERS[login]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = Request(url, data=body, headers=headers, method="POST")
     try:
         with urlopen(request, timeout=5) as reply:
             return reply.status, json.loads(reply.read())
@@ -193,66 +207,71 @@ def _post(url: str, body: bytes, content_type: str = "application/json") -> tupl
         return exc.code, json.loads(exc.read())
 
 
-def test_server_serves_config_and_rejects_bad_ratings_keeping_good_ones(tmp_path, page_dir):
-    config = page_config(DEVICE, ws_port=9123, username="dashboard", password="pw")
-    stored = []
-    with Store(tmp_path / "log.sqlite3") as store, \
-            DashboardServer(config, dist_dir=page_dir, store=store,
-                            after_rating=lambda: stored.append(1)) as server:
-        with urlopen(server.url + "config.json", timeout=5) as reply:
-            served = json.loads(reply.read())
-        assert (served["device"], served["ws_port"], served["username"]) == (DEVICE, 9123,
-                                                                               "dashboard")
-        assert served["entry"] is True and served["stages"]["2"]["reps"] == [15, 15]
-        with urlopen(server.url, timeout=5) as reply:
-            assert b"heel-raise" in reply.read()
-        with pytest.raises(HTTPError) as missing:
-            urlopen(server.url + "../../etc/passwd", timeout=5)
-        assert missing.value.code == 404
-
-        assert _post(server.url + "api/pain", b'{"pain": 3, "set_id": "abc"}')[0] == 201
-        assert _post(server.url + "api/stiffness", b'{"stiffness": 4, "date": "2026-11-20"}') \
-            == (201, {"stiffness": 4, "date": "2026-11-20"})
-        bad = [
-            (b'{"pain": 11}', "application/json", 400, "pain must be a number from 0 to 10"),
-            (b'{"pain": "x"}', "application/json", 400, "pain must be a number"),
-            (b"pain=3", "application/x-www-form-urlencoded", 415, "send application/json"),
-            (b"{not json", "application/json", 400, "body is not JSON"),
-            (b"[3]", "application/json", 400, "body must be a JSON object"),
-        ]
-        for body, kind, status, message in bad:
-            code, reply = _post(server.url + "api/pain", body, kind)
-            assert code == status and message in reply["error"], (body, reply)
-        code, reply = _post(server.url + "api/stiffness", b'{"stiffness": 2, "date": "20-11"}')
-        assert code == 400 and "date must be YYYY-MM-DD" in reply["error"]
-
-        assert len(stored) == 2  # the hook ran for the two good ratings only
-        assert [(r.value, r.set_id) for r in store.pain(DEVICE)] == [(3.0, "abc")]
-        assert [(r.day.isoformat(), r.value) for r in store.stiffness(DEVICE)] == [
-            ("2026-11-20", 4.0)]
+@pytest.fixture
+def page_stack(tmp_path, page_dir):
+    """The stack without a browser: broker with logins and ACL, the log, the page's server."""
+    with harness.dashboard_stack(tmp_path, DEVICE, dist=page_dir) as s:
+        yield s
 
 
-def test_pain_without_a_set_goes_on_todays_last_set(tmp_path, page_dir):
+def test_server_serves_config_and_sends_good_ratings_to_the_log(page_stack):
+    server, store = page_stack.server, page_stack.store
+    with urlopen(server.url + "config.json", timeout=5) as reply:
+        served = json.loads(reply.read())
+    assert (served["device"], served["username"]) == (DEVICE, "dashboard")
+    assert served["entry"] is True and served["stages"]["2"]["reps"] == [15, 15]
+    with urlopen(server.url, timeout=5) as reply:
+        assert b"heel-raise" in reply.read()
+    with pytest.raises(HTTPError) as missing:
+        urlopen(server.url + "../../etc/passwd", timeout=5)
+    assert missing.value.code == 404
+
+    store.add_set({**mqtt_docs.examples()["set"], "id": "abc", "device": DEVICE})
+    code, reply = _post(server.url + "api/pain", b'{"pain": 3, "set_id": "abc"}')
+    assert code == 202 and (reply["pain"], reply["set_id"]) == (3, "abc")
+    assert _post(server.url + "api/stiffness", b'{"stiffness": 4, "date": "2026-11-20"}')[0] \
+        == 202
+    bad = [
+        (b'{"pain": 11}', "application/json", 400, "cmd/pain: 'pain' must be in 0..10, got 11"),
+        (b'{"pain": "x"}', "application/json", 400, "'pain' must be a number, got string"),
+        (b"pain=3", "application/x-www-form-urlencoded", 415, "send application/json"),
+        (b"{not json", "application/json", 400, "payload is not JSON"),
+        (b"[3]", "application/json", 400, "payload must be a JSON object"),
+        (b'{"pain": ' + b"[" * 50 + b"]" * 50 + b"}", "application/json", 400,
+         "nested deeper than 32 levels"),
+    ]
+    for body, kind, status, message in bad:
+        code, reply = _post(server.url + "api/pain", body, kind)
+        assert code == status and message in reply["error"], (body, reply)
+    code, reply = _post(server.url + "api/stiffness", b'{"stiffness": 2, "date": "20-11"}')
+    assert code == 400 and "'date' must be a date YYYY-MM-DD" in reply["error"]
+
+    assert wait_until(lambda: store.count("stiffness") == 1 and store.count("pain") == 1)
+    assert [(r.value, r.set_id) for r in store.pain(DEVICE)] == [(3.0, "abc")]
+    assert [(r.day.isoformat(), r.value) for r in store.stiffness(DEVICE)] == [
+        ("2026-11-20", 4.0)]
+
+
+def test_pain_without_a_set_goes_on_todays_last_set(page_stack):
     """As a rating over MQTT or from the CLI does: the set just done gets the pain."""
     now = time.time()
-    sets = {name: {**payloads.examples()["set"], "id": name, "device": DEVICE, "pain": None,
-                   "time": payloads.iso_utc(at), "start_time": payloads.iso_utc(at - 60)}
+    sets = {name: {**mqtt_docs.examples()["set"], "id": name, "device": DEVICE, "pain": None,
+                   "time": builders.iso_utc(at), "start_time": builders.iso_utc(at - 60)}
             for name, at in (("yesterday", now - 86400), ("today", now))}
-    with Store(tmp_path / "log.sqlite3") as store, \
-            DashboardServer(page_config(DEVICE), dist_dir=page_dir, store=store) as server:
-        for payload in sets.values():
-            store.add_set(payload)
-        assert _post(server.url + "api/pain", b'{"pain": 5}') == (201, {"pain": 5,
-                                                                       "set_id": "today"})
-        assert {s.id: s.pain for s in store.sets()} == {"yesterday": None, "today": 5.0}
+    for payload in sets.values():
+        page_stack.store.add_set(payload)
+    code, reply = _post(page_stack.server.url + "api/pain", b'{"pain": 5}')
+    assert code == 202 and reply["pain"] == 5
+    assert wait_until(lambda: {s.id: s.pain for s in page_stack.store.sets()} ==
+                      {"yesterday": None, "today": 5.0})
 
 
-def test_server_without_a_log_has_no_entry(page_dir):
+def test_server_without_the_broker_has_no_entry(page_dir):
     with DashboardServer(page_config(DEVICE), dist_dir=page_dir) as server:
         with urlopen(server.url + "config.json", timeout=5) as reply:
             assert json.loads(reply.read())["entry"] is False
-        code, reply = _post(server.url + "api/pain", b'{"pain": 2}')
-        assert code == 404 and "no training log" in reply["error"]
+        code, reply = _post(server.url + "api/pain", b'{"pain": 2}', login=None)
+        assert code == 404 and "no rating entry" in reply["error"]
 
 
 def test_server_refuses_to_start_without_a_built_page(tmp_path):
@@ -268,10 +287,10 @@ def test_page_reconnects_after_the_broker_restarts(stack, browser):
     browser.wait_text("#conn", "reconnecting")
     stack.broker.start()
     browser.wait_text("#conn", "connected")
-    service = stack.publisher("heelraise")
+    service = stack.publisher(DEVICE)
     try:
-        ctx = payloads.Context(DEVICE, "after", load_stage(2), payloads.offset_clock(time.time()))
-        service.publish(payloads.topic(DEVICE, "rep"), payloads.rep_payload(ctx, _rep(1), 1))
+        ctx = builders.Context(DEVICE, "after", load_stage(2), builders.offset_clock(time.time()))
+        service.publish(topics.topic(DEVICE, "rep"), builders.rep_payload(ctx, _rep(1), 1))
         browser.wait_text("#rep-count", "1")
         assert browser.text("#verdict") == "Good"
     finally:
@@ -296,15 +315,15 @@ def test_main_writes_config_for_a_page_mosquitto_serves(page_dir, tmp_path, caps
 def test_page_served_by_mosquitto_takes_its_login_from_the_address(tmp_path, browser):
     """The deployment in systemd/: no web.py, the page and its login in the bookmark."""
     with harness.dashboard_stack(tmp_path, DEVICE, broker_serves_page=True) as stack:
-        service = stack.publisher("heelraise")
+        service = stack.publisher(DEVICE)
         try:
             page = (f"http://127.0.0.1:{stack.broker.websockets_port}/"
                     f"?user=dashboard&password={harness.USERS['dashboard']}&device={DEVICE}")
             browser.call("open", url=page)
             browser.wait_text("#conn", "connected")
             assert not browser.call("visible", selector="#pain-scale")
-            ctx = payloads.Context(DEVICE, "s", load_stage(2), payloads.offset_clock(time.time()))
-            service.publish(payloads.topic(DEVICE, "rep"), payloads.rep_payload(
+            ctx = builders.Context(DEVICE, "s", load_stage(2), builders.offset_clock(time.time()))
+            service.publish(topics.topic(DEVICE, "rep"), builders.rep_payload(
                 ctx, _rep(1, up_s=1.0, verdict=Verdict.TOO_FAST_UP), 1))
             browser.wait_text("#rep-count", "1")
             assert browser.text("#verdict") == "Too fast up"

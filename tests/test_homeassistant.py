@@ -11,7 +11,7 @@ import pytest
 from mqtt_helpers import wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs, payloads
 from pi_service.log.homeassistant import discovery_messages
 from pi_service.log.store import Store
 from pi_service.log.subscriber import LogSubscriber
@@ -80,7 +80,7 @@ def _resolve(template: str, body: dict) -> list:
 
 
 def test_discovery_is_retained_and_points_at_live_state(broker, tmp_path):
-    status = payloads.status_payload("left", state="online", sensor="ok", source="simulator",
+    status = builders.status_payload("left", state="online", sensor="ok", source="simulator",
                                      stage=2, running=True)
     with Store(tmp_path / "log.sqlite3") as store, LogSubscriber(
             store, host=broker.host, port=broker.port, coalesce_s=0.05) as logger:
@@ -90,7 +90,7 @@ def test_discovery_is_retained_and_points_at_live_state(broker, tmp_path):
         service.loop_start()
         service.publish("heelraise/left/status", json.dumps(status), qos=1,
                         retain=True).wait_for_publish(5)
-        service.publish("heelraise/left/set", json.dumps(payloads.examples()["set"]),
+        service.publish("heelraise/left/set", json.dumps(mqtt_docs.examples()["set"]),
                         qos=1).wait_for_publish(5)
         service.disconnect()
         service.loop_stop()
@@ -122,7 +122,7 @@ def test_discovery_is_announced_again_when_home_assistant_restarts(broker, tmp_p
     ha.connect(broker.host, broker.port)
     ha.loop_start()
     with Store(tmp_path / "log.sqlite3") as store:
-        store.add_set(payloads.examples()["set"])
+        store.add_set(mqtt_docs.examples()["set"])
         with LogSubscriber(store, host=broker.host, port=broker.port, coalesce_s=0.05) as logger:
             assert logger.wait_subscribed()
             assert wait_until(announced, 5.0), "devices already in the log are announced at start"

@@ -10,14 +10,14 @@ import uuid
 
 import pytest
 
-from pi_service import payloads
+from pi_service import mqtt_docs
 from pi_service.errors import InputError
 from pi_service.log.export import export
-from pi_service.log.store import SCHEMA_VERSION, Store
+from pi_service.log.store import KEEP_REJECTS, SCHEMA_VERSION, Refused, Store
 
-SET = payloads.examples()["set"]
-REP = payloads.examples()["rep"]
-HOLD = payloads.examples()["hold"]
+SET = mqtt_docs.examples()["set"]
+REP = mqtt_docs.examples()["rep"]
+HOLD = mqtt_docs.examples()["hold"]
 
 
 def a_set(**changes) -> dict:
@@ -34,7 +34,8 @@ def test_each_id_is_stored_once(store):
     first = a_set(reps=15)
     assert store.add_set(first) is True
     assert store.add_set(first) is False
-    assert store.add_set({**first, "reps": 3}) is False   # a redelivery never overwrites
+    with pytest.raises(Refused, match="set: id '.*' is already stored with other content"):
+        store.add_set({**first, "reps": 3})              # a conflict never overwrites
     assert store.add_rep(REP) is True and store.add_rep(REP) is False
     assert store.add_hold(HOLD) is True and store.add_hold(HOLD) is False
     assert [s.reps for s in store.sets()] == [15]
@@ -45,13 +46,13 @@ def test_log_survives_reopening_and_is_wal_with_a_schema_version(tmp_path):
     path = tmp_path / "log.sqlite3"
     with Store(path) as s:
         s.add_set(SET)
-        s.count_rejected("set: missing field 'id'", "heelraise/left/set", "set: missing ...")
+        s.count_rejected("set: 'id' is missing", "heelraise/left/set", "set: 'id' is missing")
         s.close()   # idempotent
     with Store(path) as s:
         assert s.schema_version == SCHEMA_VERSION
         assert [row.id for row in s.sets()] == [SET["id"]]
         assert s.sets()[0].payload == SET
-        assert s.rejected() == {"set: missing field 'id'": 1}
+        assert s.rejected() == {"set: 'id' is missing": 1}
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -73,6 +74,75 @@ def test_pain_for_a_set_lands_on_the_set(store):
     assert store.record_pain(3, device="left", set_id=SET["id"], rating_id="r1") is False
     assert store.sets()[0].pain == 3
     assert [r.value for r in store.pain("left")] == [3]
+
+
+def test_a_resent_rating_with_another_value_is_a_conflict_and_changes_nothing(store):
+    store.add_set(SET)
+    store.record_pain(3, device="left", set_id=SET["id"], rating_id="r1",
+                      time="2026-01-31T07:20:00.000Z")
+    with pytest.raises(Refused, match="rating id 'r1' is already stored with another value"):
+        store.record_pain(8, device="left", set_id=SET["id"], rating_id="r1")
+    assert store.sets()[0].pain == 3 and [r.value for r in store.pain("left")] == [3]
+    # a later rating of the same set (its own id) is the set's pain from then on
+    store.record_pain(5, device="left", set_id=SET["id"], rating_id="r2",
+                      time="2026-01-31T07:30:00.000Z")
+    store.record_pain(1, device="left", set_id=SET["id"], rating_id="r0",
+                      time="2026-01-31T07:10:00.000Z")              # arrives late, is older
+    assert store.sets()[0].pain == 5
+
+
+@pytest.mark.parametrize(("set_id", "device", "fault"), [
+    ("no-such-set", "left", "'set_id' names no set in the log"),
+    (SET["id"], "right", "'set_id' names a set of another device"),
+])
+def test_a_rating_must_name_a_set_of_its_own_device(store, set_id, device, fault):
+    store.add_set(SET)
+    with pytest.raises(Refused, match=fault):
+        store.record_pain(2, device=device, set_id=set_id, rating_id="r1")
+    assert store.count("pain") == 0 and store.sets()[0].pain == SET["pain"]
+
+
+def test_times_are_stored_in_one_format_and_ordered_as_times(store):
+    late = a_set(time="2026-01-31T07:10:00Z", start_time="2026-01-31T07:09:00Z")
+    early = a_set(time="2026-01-31T07:09:59.5Z", start_time="2026-01-31T07:09:00.0Z")
+    store.add_set(late)
+    store.add_set(early)
+    rows = store.sets()
+    assert [r.id for r in rows] == [early["id"], late["id"]]
+    names, table = store.rows("sets")
+    stored = {row[0]: dict(zip(names, row, strict=True)) for row in table}
+    assert stored[early["id"]]["time"] == "2026-01-31T07:09:59.500Z"
+    assert stored[late["id"]]["start_time"] == "2026-01-31T07:09:00.000Z"
+
+
+def test_sets_from_a_clock_never_set_are_kept_and_marked_unsynchronised(store):
+    never_set = a_set(time="1970-01-01T00:03:10.000Z", start_time="1970-01-01T00:02:00Z")
+    says_so, fine = a_set(clock_synced=False), a_set()
+    for payload in (never_set, says_so, fine):
+        store.add_set(payload)
+    synced = {r.id: r.synced for r in store.sets()}
+    assert synced == {never_set["id"]: False, says_so["id"]: False, fine["id"]: True}
+
+
+def test_simulated_sets_are_kept_but_left_out_of_the_persons_history(store):
+    real, played = a_set(source="mpu6050"), a_set(source="simulator")
+    store.add_set(real)
+    store.add_set(played)
+    store.add_rep({**REP, "source": "simulator"})
+    assert [r.id for r in store.sets()] == [real["id"]]
+    assert {r.id for r in store.sets(simulated=True)} == {real["id"], played["id"]}
+    assert store.reps() == [] and store.count("reps") == 1
+    assert store.last_set_id("left", store.sets()[0].day) == real["id"]
+
+
+def test_rejected_messages_are_kept_whole_up_to_a_limit(store):
+    for i in range(KEEP_REJECTS + 5):
+        store.count_rejected("set: payload is not JSON", "heelraise/a/set", "set: ...",
+                             f"junk {i}".encode())
+    with sqlite3.connect(store.path) as db:
+        kept = [r[0] for r in db.execute("SELECT payload FROM rejects ORDER BY seq")]
+    assert len(kept) == KEEP_REJECTS and kept[-1] == f"junk {KEEP_REJECTS + 4}".encode()
+    assert store.rejected() == {"set: payload is not JSON": KEEP_REJECTS + 5}
 
 
 def test_stiffness_is_one_rating_per_day(store):

@@ -12,20 +12,20 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.errors import InputError
 from pi_service.log.progression import evaluate, load_history, load_rules
 from pi_service.log.store import Store
 
 START = date(2026, 3, 2)
-BASE_SET = payloads.examples()["set"]
-BASE_REP = payloads.examples()["rep"]
+BASE_SET = mqtt_docs.examples()["set"]
+BASE_REP = mqtt_docs.examples()["rep"]
 
 
 def _iso(day: date, at: time) -> str:
     """A local wall-clock moment as the payloads carry it (UTC, "Z")."""
     local = datetime.combine(day, at).astimezone()
-    return payloads.iso_utc(local.timestamp())
+    return builders.iso_utc(local.timestamp())
 
 
 class Log:
@@ -332,12 +332,20 @@ def test_rules_file_errors_name_the_file_and_rule(tmp_path):
     bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
                    '[[rule]]\nid = "x"\ncheck = "moon_phase"\nlevel = "info"\n'
                    'title = "t"\nreasoning = "r"\n')
-    with pytest.raises(InputError, match=r"rules.toml: rule\[0\].check 'moon_phase'"):
+    with pytest.raises(InputError, match=r"rules.toml:8: 'rule\[0\].check' must be one of "
+                                         r"insertional_heel_drop, .*, got 'moon_phase'$"):
         load_rules(bad)
     bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
                    '[[rule]]\nid = "p"\ncheck = "pain_at_limit"\nlevel = "stop"\n'
                    'title = "t"\nreasoning = "r"\n')
-    with pytest.raises(InputError, match="needs a number 'window_days'"):
+    with pytest.raises(InputError, match=r"rules.toml:6: 'rule\[0\].window_days' is a number "
+                                         r"the check 'pain_at_limit' needs$"):
+        load_rules(bad)
+    bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
+                   '[[rule]]\nid = "p"\ncheck = "sessions_today"\nlevel = "stop"\n'
+                   'title = "t"\nreasoning = "r"\nover_level = "panic"\n')
+    with pytest.raises(InputError, match=r"rules.toml:12: 'rule\[0\].over_level' must be one "
+                                         r"of stop, caution, progress, info$"):
         load_rules(bad)
 
 

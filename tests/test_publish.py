@@ -16,6 +16,7 @@ import pytest
 from mqtt_helpers import Collector, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
+from pi_service import builders, mqtt_docs
 from pi_service import payloads as P
 from pi_service.broker import LocalBroker
 from pi_service.errors import ConfigError
@@ -29,7 +30,8 @@ T0 = datetime(2026, 3, 2, 6, 30, tzinfo=UTC).timestamp()
 
 
 def a_set(index: int, device: str = "left") -> dict:
-    return {**P.examples()["set"], "device": device, "id": P.new_id(), "index": index}
+    return {**mqtt_docs.examples()["set"], "device": device, "id": builders.new_id(),
+            "index": index}
 
 
 def open_publisher(broker: LocalBroker, path: Path, **kwargs) -> Publisher:
@@ -39,7 +41,7 @@ def open_publisher(broker: LocalBroker, path: Path, **kwargs) -> Publisher:
 
 CHILD = """
 import sys, time
-from pi_service import payloads
+from pi_service import builders, mqtt_docs
 from pi_service.publish import Publisher
 port, outbox, sets = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 pub = Publisher("child", "127.0.0.1", port, outbox, source="recording", stage=3)
@@ -47,9 +49,9 @@ if not sets:
     deadline = time.monotonic() + 10
     while not pub.connected and time.monotonic() < deadline:
         time.sleep(0.01)
-base = payloads.examples()["set"]
+base = mqtt_docs.examples()["set"]
 for i in range(sets):
-    print(pub.publish_set({**base, "device": "child", "id": payloads.new_id(), "index": i + 1}),
+    print(pub.publish_set({**base, "device": "child", "id": builders.new_id(), "index": i + 1}),
           flush=True)
 print("ready", flush=True)
 time.sleep(60)
@@ -80,7 +82,7 @@ def sigkill(proc: subprocess.Popen) -> None:
 
 def test_reps_and_sets_arrive_once_with_their_payloads(broker, collect, tmp_path):
     sub = collect(broker)
-    ex = P.examples()
+    ex = mqtt_docs.examples()
     with open_publisher(broker, tmp_path) as pub:
         assert wait_until(lambda: pub.connected)
         rep_id = pub.publish_rep(ex["rep"])
@@ -114,7 +116,7 @@ def test_pipeline_events_become_payloads_with_session_clock_and_set_numbering(
 
     first, second, restarted = [rep(1, 0.0), rep(2, 8.0)], [rep(3, 80.0)], [rep(1, 200.0)]
     with open_publisher(broker, tmp_path, session="run-7",
-                        iso_time=P.offset_clock(T0)) as pub:
+                        iso_time=builders.offset_clock(T0)) as pub:
         assert wait_until(lambda: pub.connected)
         assert pub.publish_phase(PhaseChange(t_s=0.5, phase=Phase.RISING, pitch_deg=2.0))
         for reps, index in ((first, 1), (second, 2), (restarted, 1)):
@@ -138,12 +140,12 @@ def test_pipeline_events_become_payloads_with_session_clock_and_set_numbering(
 
 def test_invalid_or_foreign_payloads_are_refused_and_nothing_is_queued(broker, tmp_path):
     with open_publisher(broker, tmp_path) as pub:
-        with pytest.raises(P.PayloadError, match="set: field 'pain' must be in 0..10, got 12"):
+        with pytest.raises(P.PayloadError, match="set: 'pain' must be in 0..10, got 12"):
             pub.publish_set({**a_set(1), "pain": 12})
         with pytest.raises(P.PayloadError, match="this publisher is 'left'"):
             pub.publish_set(a_set(1, device="right"))
         assert pub.pending == 0
-        with pytest.raises(P.PayloadError, match="status: field 'stage' must be >= 1, got 0"):
+        with pytest.raises(P.PayloadError, match="status: 'stage' must be in 1..99, got 0"):
             pub.publish_status(stage=0)
 
 
@@ -196,7 +198,7 @@ def test_a_refused_connection_is_not_a_connection(tmp_path, caplog):
         with open_publisher(locked, tmp_path) as pub:
             assert wait_until(lambda: "refused" in caplog.text)
             assert not pub.connected
-            assert pub.publish_phase(P.examples()["phase"]) is False
+            assert pub.publish_phase(mqtt_docs.examples()["phase"]) is False
             pub.publish_set(a_set(1))
             assert not pub.drain(0.2)
             assert pub.pending == 1
@@ -251,7 +253,7 @@ def test_sets_published_while_the_broker_is_down_are_not_lost(saved_broker, tmp_
         saved_broker.stop()
         with open_publisher(saved_broker, tmp_path) as pub:
             ids = [pub.publish_set(a_set(i)) for i in range(1, 6)]
-            assert pub.publish_phase(P.examples()["phase"]) is False
+            assert pub.publish_phase(mqtt_docs.examples()["phase"]) is False
             assert pub.pending == 5
             saved_broker.start()
             assert pub.drain(10)
@@ -358,8 +360,8 @@ def test_commands_reach_the_callback_and_bad_ones_are_logged_and_dropped(
             cmd.loop_stop()
         assert pub.connected
     assert got == [P.Command("stage", 3), P.Command("pain", 2, set_id="abc")]
-    assert "ignoring command on heelraise/left/cmd/pain: cmd/pain: field 'pain' must be " \
+    assert "ignoring command on heelraise/left/cmd/pain: cmd/pain: 'pain' must be " \
            "in 0..10, got 12" in caplog.text
     assert "heelraise/left/cmd/stage: cmd/stage: payload is not JSON" in caplog.text
-    assert "heelraise/left/cmd/jump: cmd/jump: unknown command" in caplog.text
+    assert "heelraise/left/cmd/jump: cmd: unknown command 'jump'" in caplog.text
     assert "command handler failed on heelraise/left/cmd/stop" in caplog.text

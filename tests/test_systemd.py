@@ -149,7 +149,7 @@ def test_example_config_is_valid_and_reads_the_password_systemd_provides():
     credential = settings("heelraise.service")["LoadCredential"][0]
     name = credential.split(":", 1)[0]
     assert config.broker.password_file == f"/run/credentials/heelraise.service/{name}"
-    assert config.broker.username == "heelraise"
+    assert config.broker.username == config.device    # each device logs in as itself
     assert config.broker.start_local == "never"
     args = command_line("heelraise.service")
     assert (args.command, args.config) == ("run", "/etc/heelraise/heelraise.toml")
@@ -177,7 +177,8 @@ def test_log_serves_the_page_with_the_read_only_dashboard_login():
         "/run/credentials/heelraise-log.service/dashboard-password")
     acl = (SYSTEMD / "mosquitto" / "heelraise.acl").read_text()
     dashboard_rules = acl.split("user dashboard\n", 1)[1].split("\n\n", 1)[0]
-    assert dashboard_rules.splitlines() == ["topic read heelraise/#"]
+    assert dashboard_rules.splitlines() == ["topic deny heelraise/dashboard/#",
+                                            "topic read heelraise/#"]
 
 
 def command_line(unit: str):

@@ -16,10 +16,12 @@ let page = null;
 const pageErrors = [];
 
 const ops = {
-  async open({ url, width = 412, height = 915 }) {
+  async open({ url, width = 412, height = 915, login = null }) {
     // launch() gives every run a fresh temporary --user-data-dir of its own.
     browser ??= await chromium.launch({ executablePath, args, headless: true });
-    page = await browser.newPage({ viewport: { width, height } });
+    // login answers the server's HTTP Basic challenge, as a person typing it would.
+    const httpCredentials = login ? { username: login[0], password: login[1] } : undefined;
+    page = await browser.newPage({ viewport: { width, height }, httpCredentials });
     page.on("pageerror", (err) => pageErrors.push(String(err)));
     page.on("console", (msg) => {
       if (msg.type() === "error") pageErrors.push(msg.text());

@@ -21,7 +21,9 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from pi_service.broker import LocalBroker, free_port
+from pi_service.log.gate import BrokerGate
 from pi_service.log.store import Store
+from pi_service.log.subscriber import LogSubscriber
 from pi_service.log.web import DashboardServer, page_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +32,10 @@ DIST = ROOT / "dashboard" / "dist"
 ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
 CHROMIUM = "/usr/bin/chromium"
 
-# Logins as in the deployed ACL: the service, the log, and the read-only dashboard.
-USERS = {"heelraise": "service-secret", "heelraise-log": "log-secret",
-         "dashboard": "dashboard-secret"}
+# Logins as in the deployed ACL: the device "left" (its service), the log, the read-only
+# dashboard, and the person rating on the page.
+USERS = {"left": "service-secret", "heelraise-log": "log-secret",
+         "dashboard": "dashboard-secret", "rating": "rating-secret"}
 
 
 def missing() -> str | None:
@@ -132,16 +135,18 @@ class Stack:
     broker: LocalBroker
     server: DashboardServer
     store: Store
+    log: LogSubscriber
     device: str
 
-    def publisher(self, user: str = "heelraise") -> Publisher:
+    def publisher(self, user: str = "left") -> Publisher:
         return Publisher(self.broker, user)
 
 
 @contextmanager
-def dashboard_stack(tmp: Path, device: str = "left",
-                    broker_serves_page: bool = False) -> Iterator[Stack]:
-    """Broker (passwords + the deployed ACL), the page's server and a log store in ``tmp``.
+def dashboard_stack(tmp: Path, device: str = "left", broker_serves_page: bool = False,
+                    dist: Path = DIST, http_host: str = "127.0.0.1") -> Iterator[Stack]:
+    """Broker (passwords + the deployed ACL), the page's server, and the log (logged in as
+    heelraise-log, storing in ``tmp``) that ratings entered on the page reach over MQTT.
 
     ``broker_serves_page`` also serves the page from Mosquitto's WebSockets listener
     (``http_dir``), as systemd/mosquitto/heelraise.conf deploys it.
@@ -161,5 +166,9 @@ def dashboard_stack(tmp: Path, device: str = "left",
     ):
         config = page_config(device, ws_port=broker.websockets_port, username="dashboard",
                              password=USERS["dashboard"])
-        with DashboardServer(config, dist_dir=DIST, store=store) as server:
-            yield Stack(broker, server, store, device)
+        log = LogSubscriber(store, host=broker.host, port=broker.port, username="heelraise-log",
+                            password=USERS["heelraise-log"], coalesce_s=0.05, discovery=False)
+        with log, DashboardServer(config, dist_dir=dist, host=http_host, fail_delay_s=0.0,
+                                  gate=BrokerGate(broker.host, broker.port)) as server:
+            assert log.wait_subscribed(), "the log did not subscribe"
+            yield Stack(broker, server, store, log, device)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from statistics import fmean
 
-from ..payloads import ROOT, check_device
 from ..protocol import Protocol
+from ..topics import ROOT, check_device
 from .progression import (
     Progress,
     Rules,

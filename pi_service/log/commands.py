@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ..config import ServiceConfig
     from ..protocol import Protocol
     from .store import Store
-    from .subscriber import LogSubscriber
     from .web import DashboardServer
 
 log = logging.getLogger(__name__)
@@ -154,8 +153,9 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
         "dashboard web page (the page, its config and pain/stiffness entry into this log)")
     g.add_argument("--http", type=int, metavar="PORT",
                    help="serve the dashboard on this port (e.g. 8080; default: no page)")
-    g.add_argument("--http-host", default="0.0.0.0", metavar="HOST",
-                   help="address to serve it on (default: all, so a phone on the LAN can)")
+    g.add_argument("--http-host", default="127.0.0.1", metavar="HOST",
+                   help="address to serve it on (default: loopback; 0.0.0.0 lets a phone on "
+                        "the LAN open it, and every page then needs a broker login)")
     g.add_argument("--dist", type=Path, metavar="DIR",
                    help="the built page (default: dashboard/dist of this checkout)")
     g.add_argument("--ws-port", type=int, metavar="PORT",
@@ -168,13 +168,14 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
                         "login from its address, ?user=...&password=...)")
 
 
-def _dashboard(args: argparse.Namespace, broker: dict, store: Store, protocol: Protocol,
-               subscriber: LogSubscriber) -> DashboardServer:
-    """The web page's server, sharing the log's store; a rating republishes at once.
+def _dashboard(args: argparse.Namespace, broker: dict, protocol: Protocol) -> DashboardServer:
+    """The web page's server; ratings entered there reach this log over MQTT.
 
     Everyone who can open the page can read its config, so it only ever gets the
-    read-only dashboard login, never the log's own (which can publish).
+    read-only dashboard login, never the log's own (which can publish). A rating is
+    published as the person's own login, which the broker checks.
     """
+    from .gate import BrokerGate
     from .web import DEFAULT_DIST, DEFAULT_WS_PORT, DashboardServer, page_config, read_password
 
     password = None
@@ -191,9 +192,9 @@ def _dashboard(args: argparse.Namespace, broker: dict, store: Store, protocol: P
     config = page_config(device, ws_url=args.ws_url, ws_port=args.ws_port or DEFAULT_WS_PORT,
                          username=args.dashboard_username if password is not None else None,
                          password=password, protocol=protocol)
-    return DashboardServer(config, dist_dir=args.dist or DEFAULT_DIST, store=store,
-                           host=args.http_host, port=args.http,
-                           after_rating=lambda: subscriber.mark_changed(device))
+    return DashboardServer(config, dist_dir=args.dist or DEFAULT_DIST,
+                           gate=BrokerGate(broker["host"], broker["port"]),
+                           host=args.http_host, port=args.http)
 
 
 def run_log(args: argparse.Namespace) -> int:
@@ -207,7 +208,8 @@ def run_log(args: argparse.Namespace) -> int:
     protocol, rules = load_protocol(args.stages_file), load_rules(args.rules_file)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for signum in (signal.SIGTERM, signal.SIGHUP):     # systemd; a closed terminal
+            signal.signal(signum, lambda *_: stop.set())
     with ExitStack() as resources:
         store = resources.enter_context(_open_store(args, must_exist=False))
         subscriber = LogSubscriber(
@@ -219,7 +221,7 @@ def run_log(args: argparse.Namespace) -> int:
         if args.http is not None:
             # The log goes on without its page: sets keep being stored and summed up.
             try:
-                server = _dashboard(args, broker, store, protocol, subscriber)
+                server = _dashboard(args, broker, protocol)
             except HeelRaiseError as exc:
                 log.error("no dashboard page: %s", exc)
             else:
@@ -230,9 +232,12 @@ def run_log(args: argparse.Namespace) -> int:
             resources.enter_context(server)
         log.info("logging to %s from %s:%d", store.path, broker["host"], broker["port"])
         try:
-            stop.wait()
+            while not stop.wait(0.2) and not subscriber.failed.is_set():
+                pass
         except KeyboardInterrupt:
             pass
+    if subscriber.failure is not None:
+        raise subscriber.failure    # one line, exit status 2: systemd restarts the log
     return 0
 
 
@@ -331,7 +336,8 @@ def _send(args: argparse.Namespace, kind: str, body: dict, timeout_s: float = 10
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from ..payloads import new_id, topic
+    from ..builders import new_id
+    from ..topics import topic
 
     broker = _broker(args, _config(args))
     device = args.device or broker["device"]

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from importlib import metadata
 
-from ..payloads import check_device, topic
+from ..topics import check_device, topic
 from .aggregates import aggregate_topic
 
 DISCOVERY_PREFIX = "homeassistant"

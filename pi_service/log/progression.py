@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import math
 import statistics
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from ..datafile import load_toml
 from ..errors import InputError
 from ..protocol import Protocol, Stage
+from ..schema import array, either, integer, number, string, table
 from ..stages import load_protocol
 from .store import Rating, RepRow, SetRow, Store
 
@@ -210,44 +211,6 @@ class Progress:
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- loading
-
-
-_CHECK_KEYS = {"id", "check", "level", "title", "reasoning"}
-
-
-def load_rules(path: str | Path | None = None) -> Rules:
-    """Read the coaching rules; the packaged ``progression.toml`` when ``path`` is None."""
-    path, _, raw = load_toml(path, "progression.toml")
-    rules = []
-    for index, entry in enumerate(raw.get("rule", [])):
-        where = f"rule[{index}]"
-        missing = _CHECK_KEYS - set(entry)
-        if missing:
-            raise InputError(path, f"{where} is missing '{sorted(missing)[0]}'")
-        if entry["check"] not in CHECKS:
-            raise InputError(path, f"{where}.check '{entry['check']}' is unknown "
-                                   f"(known: {', '.join(sorted(CHECKS))})")
-        if entry["level"] not in LEVELS:
-            raise InputError(path, f"{where}.level must be one of {', '.join(LEVELS)}")
-        params = {k: v for k, v in entry.items() if k not in _CHECK_KEYS}
-        for key, value in params.items():
-            if key.endswith("_level") and value not in LEVELS:
-                raise InputError(path, f"{where}.{key} must be one of {', '.join(LEVELS)}")
-        for name in _PARAMS[entry["check"]]:
-            value = params.get(name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InputError(path, f"{where} ({entry['id']}) needs a number '{name}'")
-        rules.append(Rule(entry["id"], entry["check"], entry["level"], entry["title"],
-                          entry["reasoning"], params))
-    try:
-        return Rules(float(raw["sessions"]["gap_min"]), int(raw["trends"]["window_days"]),
-                     float(raw["trends"]["same_within"]), tuple(rules), str(path))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(path, f"[sessions] gap_min and [trends] window_days, same_within "
-                               f"are required ({exc})") from None
-
-
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -333,7 +296,7 @@ def evaluate(history: History, today: date, *, protocol: Protocol | None = None,
 
 def _fill(rules: Rules, rule: Rule, text: str, values: dict) -> str:
     try:
-        return string.Formatter().vformat(text, (), values)
+        return Formatter().vformat(text, (), values)
     except (KeyError, ValueError, IndexError) as exc:
         raise InputError(rules.path, f"rule '{rule.id}': cannot fill in {exc} "
                                      f"(known: {', '.join(sorted(values))})") from None
@@ -602,6 +565,55 @@ _PARAMS: dict[str, tuple[str, ...]] = {
                        "min_consistent_share"),
     "insertional_heel_drop": ("early_weeks", "window_days", "heel_drop_deg"),
 }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+_CHECK_KEYS = ("id", "check", "level", "title", "reasoning")
+_TEXT = 4000   # a rule's reasoning is a paragraph
+
+
+def _rule_params(rule: object) -> tuple[str, str] | None:
+    """The numbers a rule's check reads are there; a variant's level is a level."""
+    for key, value in rule.items():  # type: ignore[attr-defined]
+        if key.endswith("_level") and value not in LEVELS:
+            return key, f"must be one of {', '.join(LEVELS)}"
+    for name in _PARAMS[rule["check"]]:  # type: ignore[index]
+        value = rule.get(name)  # type: ignore[attr-defined]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return name, f"is a number the check {rule['check']!r} needs"  # type: ignore[index]
+    return None
+
+
+_RULE = table("one [[rule]]", {
+    "id": string("the rule's name", max_len=64),
+    "check": string("what it checks", choices=tuple(sorted(CHECKS))),
+    "level": string("how urgent", choices=LEVELS),
+    "title": string("what to do", max_len=_TEXT),
+    "reasoning": string("why, shown to the person", max_len=_TEXT),
+}, extra=either("a number or a text", number("", -1e6, 1e6), string("", max_len=_TEXT)),
+   checks=(_rule_params,))
+
+SCHEMA = table("the progression rules", {
+    "sessions": table("[sessions]", {
+        "gap_min": number("sets further apart than this are separate sessions", 1, 1440)}),
+    "trends": table("[trends]", {
+        "window_days": integer("recent = the last this many days", 1, 365),
+        "same_within": number("a change smaller than this is about the same", 0, 10)}),
+    "rule": array("the rules", _RULE, 100, required=False),
+})
+"""The shape of ``progression.toml``; a fault names the file, the line and the key."""
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """Read the coaching rules; the packaged ``progression.toml`` when ``path`` is None."""
+    path, raw = load_toml(path, SCHEMA, "progression.toml")
+    rules = tuple(Rule(*(entry[k] for k in _CHECK_KEYS),
+                       {k: v for k, v in entry.items() if k not in _CHECK_KEYS})
+                  for entry in raw.get("rule", []))
+    return Rules(float(raw["sessions"]["gap_min"]), raw["trends"]["window_days"],
+                 float(raw["trends"]["same_within"]), rules, str(path))
 
 
 # --------------------------------------------------------------------------- helpers

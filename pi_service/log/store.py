@@ -1,13 +1,20 @@
 """The training log: one SQLite file holding every set, rep, hold and rating.
 
 MQTT QoS 1 delivers at least once, and a set is redelivered from the service's
-outbox until the broker acknowledges it, so the same set can arrive many times.
-Every message carries a fixed ``id``; it is the primary key and rows go in with
-``INSERT OR IGNORE``, so a set is stored once however often it comes. WAL mode
-lets ``heelraise progress`` or the dashboard read while the logger writes.
+outbox until the log confirms it, so the same set can arrive many times. Every
+message carries a fixed ``id``; it is the primary key and rows go in with
+``INSERT OR IGNORE``, so a set is stored once however often it comes, and the
+same id with *other* content is refused as a conflict, never half-applied. WAL
+mode lets ``heelraise progress`` or the dashboard read while the logger writes.
 
-Dates ("which day was this set") are the local calendar date of the event's
-UTC time, because a person's training day is the one on their wall clock.
+Times are stored in one format, RFC 3339 UTC with milliseconds (what
+:func:`~pi_service.schema.format_time` writes), so ordering the text orders the
+times. Dates ("which day was this set") are the local calendar date of the
+event, because a person's training day is the one on their wall clock.
+
+The schema is the sum of its migrations: a new file runs them all, an older one
+the ones it lacks, in one transaction, so a log written by one version opens in
+every later one (and a newer file is refused, untouched).
 """
 
 from __future__ import annotations
@@ -21,17 +28,26 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ..errors import InputError
-from ..payloads import iso_utc
+from ..builders import iso_utc
+from ..errors import InputError, PayloadError
+from ..schema import format_time, parse_time
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SYNCED_SINCE = datetime(2025, 1, 1, tzinfo=UTC)
+"""A set stamped before this came from a clock that was never set (a Pi without network
+time starts near 1970, or at its last saved time): kept, and marked unsynchronised."""
 
-_SCHEMA = """
+SIMULATED = "simulator"
+"""The ``source`` of sets from the simulated sensor: kept, but out of the person's history."""
+
+KEEP_REJECTS = 1000
+"""Rejected messages kept whole (the newest), so a bug that rejects real sets loses none."""
+
+_V1 = """
 CREATE TABLE IF NOT EXISTS sets (
     id TEXT PRIMARY KEY,
     device TEXT NOT NULL,
@@ -107,16 +123,64 @@ CREATE TABLE IF NOT EXISTS rejected (
     last_time TEXT NOT NULL
 );
 """
+"""Version 1, as heelraise first wrote it; never edited (later versions migrate from it)."""
+
+_V2 = """
+ALTER TABLE sets ADD COLUMN source TEXT;
+ALTER TABLE sets ADD COLUMN synced INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE reps ADD COLUMN source TEXT;
+ALTER TABLE holds ADD COLUMN source TEXT;
+CREATE TABLE rejects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    error TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+UPDATE sets SET time = rfc3339(time), start_time = rfc3339(start_time);
+UPDATE sets SET synced = time >= rfc3339('{since}');
+UPDATE reps SET time = rfc3339(time);
+UPDATE holds SET time = rfc3339(time);
+UPDATE pain SET time = rfc3339(time);
+UPDATE stiffness SET time = rfc3339(time);
+"""
+"""Version 2: the sample source and clock state of each set, one time format, rejects kept."""
+
+MIGRATIONS = (_V1, _V2.format(since=format_time(SYNCED_SINCE)))
+"""Version n is MIGRATIONS[:n] applied in order."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _rfc3339(text: str | None) -> str | None:
+    """An older row's time in the one format (left as it is when it cannot be read)."""
+    if text is None:
+        return None
+    try:
+        return format_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return text
+
+
+class Refused(PayloadError):
+    """The log will not store this: the same id with other content, or a rating for a set
+    it does not have (or that belongs to another device)."""
+
+
+def is_database_failure(exc: BaseException) -> bool:
+    """True when SQLite itself failed (disk, lock, corruption), not the data handed to it."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError)
 
 
 def utc_now_iso() -> str:
-    """Wall-clock now in the payload format (ISO 8601 UTC with "Z")."""
+    """Wall-clock now in the payload format (RFC 3339 UTC with "Z")."""
     return iso_utc(time.time())
 
 
 def local_day(time_iso: str) -> date:
-    """The person's calendar day for an event time in ISO 8601 UTC."""
-    return datetime.fromisoformat(time_iso).astimezone().date()
+    """The person's calendar day for an event time in RFC 3339 UTC."""
+    return parse_time(time_iso).astimezone().date()
 
 
 @dataclass(frozen=True)
@@ -139,6 +203,8 @@ class SetRow:
     load_kg: float | None
     pain: float | None
     raw: str = field(repr=False)
+    source: str | None = None        # None: sent before sets said where they came from
+    synced: bool = True              # False: stamped by a clock that was never set
 
     @property
     def payload(self) -> dict:
@@ -169,7 +235,7 @@ class Rating:
 
 
 def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    return parse_time(text)
 
 
 class Store:
@@ -191,13 +257,11 @@ class Store:
         try:
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise InputError(path, f"log schema version {version} is newer than this "
-                                       f"program's ({SCHEMA_VERSION}); upgrade heelraise")
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
-                                   f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            # FULL: a stored set is confirmed to the service, which then forgets it, so the
+            # commit must survive a power cut, not only a crash.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.create_function("rfc3339", 1, _rfc3339, deterministic=True)
+            self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
             raise InputError(path, f"not a usable log database: {exc}") from None
@@ -205,6 +269,20 @@ class Store:
             self._db.close()
             raise
         self._closed = False
+
+    def _migrate(self) -> None:
+        """Bring the file to :data:`SCHEMA_VERSION` in one transaction (nothing if it is)."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise InputError(self.path, f"log schema version {version} is newer than this "
+                                        f"program's ({SCHEMA_VERSION}); upgrade heelraise")
+        if version == SCHEMA_VERSION:
+            return
+        steps = " ".join(MIGRATIONS[version:])
+        self._db.executescript(f"BEGIN IMMEDIATE; {steps} "
+                               f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        if version:
+            log.info("log %s migrated from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
     # -- resource --------------------------------------------------------------------------
 
@@ -237,78 +315,123 @@ class Store:
     # -- writes ----------------------------------------------------------------------------
 
     def add_set(self, p: dict) -> bool:
-        """Store a validated set payload; False when its id was already stored."""
+        """Store a validated set payload; False when its id was already stored, as it is.
+
+        The same id with other content raises :class:`Refused`: a redelivery is the same
+        bytes, so anything else is a bug or a forgery and must not overwrite a set.
+        """
         target = p.get("target_reps")
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO sets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (p["id"], p["device"], p.get("session"), p["time"], p.get("start_time"),
-                 local_day(p["time"]).isoformat(), p.get("index"), p["stage"], p["reps"],
-                 p.get("ok_reps", p["reps"]),
-                 target[0] if target else None, target[1] if target else None,
-                 p.get("tempo_compliance"), p.get("holds") or 0, p.get("load_kg"),
-                 p.get("pain"), json.dumps(p, separators=(",", ":"))))
-            return cur.rowcount == 1
+        when = _canonical(p["time"])
+        synced = p.get("clock_synced") is not False and parse_time(when) >= SYNCED_SINCE
+        return self._insert("sets", p, {
+            "id": p["id"], "device": p["device"], "session": p.get("session"), "time": when,
+            "start_time": _canonical(p.get("start_time")),
+            "day": local_day(when).isoformat(), "set_index": p.get("index"),
+            "stage": p["stage"], "reps": p["reps"], "ok_reps": p.get("ok_reps", p["reps"]),
+            "target_lo": target[0] if target else None,
+            "target_hi": target[1] if target else None,
+            "tempo_compliance": p.get("tempo_compliance"), "holds": p.get("holds") or 0,
+            "load_kg": p.get("load_kg"), "pain": p.get("pain"), "source": p.get("source"),
+            "synced": int(synced)})
 
     def add_rep(self, p: dict) -> bool:
-        """Store a validated rep payload; False when its id was already stored."""
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO reps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (p["id"], p["device"], p.get("session"), p["time"],
-                 local_day(p["time"]).isoformat(), p.get("stage"), p.get("set_index"),
-                 p.get("index"), p.get("up_s"), p.get("hold_s"), p.get("down_s"),
-                 p.get("peak_deg"), p.get("bottom_deg"), p.get("verdict"),
-                 json.dumps(p, separators=(",", ":"))))
-            return cur.rowcount == 1
+        """Store a validated rep payload; False when its id was already stored, as it is."""
+        when = _canonical(p["time"])
+        return self._insert("reps", p, {
+            "id": p["id"], "device": p["device"], "session": p.get("session"), "time": when,
+            "day": local_day(when).isoformat(), "stage": p.get("stage"),
+            "set_index": p.get("set_index"), "rep_index": p.get("index"),
+            "up_s": p.get("up_s"), "hold_s": p.get("hold_s"), "down_s": p.get("down_s"),
+            "peak_deg": p.get("peak_deg"), "bottom_deg": p.get("bottom_deg"),
+            "verdict": p.get("verdict"), "source": p.get("source")})
 
     def add_hold(self, p: dict) -> bool:
         """Store a validated stage-1 hold payload; False when its id was already stored."""
+        when = _canonical(p["time"])
+        return self._insert("holds", p, {
+            "id": p["id"], "device": p["device"], "session": p.get("session"), "time": when,
+            "day": local_day(when).isoformat(), "hold_s": p.get("hold_s"),
+            "peak_deg": p.get("peak_deg"), "verdict": p.get("verdict"),
+            "source": p.get("source")})
+
+    def _insert(self, table: str, payload: dict, row: dict) -> bool:
+        row["payload"] = json.dumps(payload, separators=(",", ":"))
+        names = ", ".join(row)
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO holds VALUES (?,?,?,?,?,?,?,?,?)",
-                (p["id"], p["device"], p.get("session"), p["time"],
-                 local_day(p["time"]).isoformat(), p.get("hold_s"), p.get("peak_deg"),
-                 p.get("verdict"), json.dumps(p, separators=(",", ":"))))
-            return cur.rowcount == 1
+            cur = db.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES "
+                             f"({', '.join('?' * len(row))})", tuple(row.values()))
+            if cur.rowcount == 1:
+                return True
+            stored = db.execute(f"SELECT payload FROM {table} WHERE id = ?",
+                                (row["id"],)).fetchone()[0]
+        if json.loads(stored) != payload:
+            kind = table.removesuffix("s")
+            raise Refused(f"{kind}: id {row['id']!r} is already stored with other content",
+                          reason=f"{kind}: id already stored with other content")
+        return False
 
     def record_pain(self, pain: float, *, device: str, set_id: str | None = None,
                     time: str | None = None, rating_id: str | None = None,
                     source: str = "cli") -> bool:
         """Pain during exercise (0-10) for one set, or for the session when no ``set_id``.
 
-        A rating that names a set is also written onto that set's row. ``rating_id``
-        makes a redelivered rating count once; False when it was already stored.
+        A set named must be in the log and belong to ``device`` (else :class:`Refused`).
+        The set's own ``pain`` follows its newest rating. ``rating_id`` makes a
+        redelivered rating count once (False); the same id with another value or set
+        is refused as a conflict.
         """
         _check_rating("pain", pain)
-        time = time or utc_now_iso()
+        time = _canonical(time or utc_now_iso())
+        rating_id = rating_id or uuid.uuid4().hex
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO pain VALUES (?,?,?,?,?,?,?)",
-                (rating_id or uuid.uuid4().hex, device, time, local_day(time).isoformat(),
-                 float(pain), set_id, source))
             if set_id is not None:
-                db.execute("UPDATE sets SET pain = ? WHERE id = ?", (float(pain), set_id))
-            return cur.rowcount == 1
+                owner = db.execute("SELECT device FROM sets WHERE id = ?", (set_id,)).fetchone()
+                if owner is None or owner[0] != device:
+                    fault = "names no set in the log" if owner is None else \
+                        "names a set of another device"
+                    raise Refused(f"cmd/pain: 'set_id' {fault}, got {set_id!r}",
+                                  reason=f"cmd/pain: 'set_id' {fault}")
+            cur = db.execute("INSERT OR IGNORE INTO pain VALUES (?,?,?,?,?,?,?)",
+                             (rating_id, device, time, local_day(time).isoformat(),
+                              float(pain), set_id, source))
+            if cur.rowcount == 0:
+                old = db.execute("SELECT device, pain, set_id FROM pain WHERE id = ?",
+                                 (rating_id,)).fetchone()
+                if tuple(old) != (device, float(pain), set_id):
+                    raise Refused(f"cmd/pain: rating id {rating_id!r} is already stored with "
+                                  "another value or set",
+                                  reason="cmd/pain: rating id already stored with other content")
+                return False
+            if set_id is not None:
+                db.execute("UPDATE sets SET pain = (SELECT pain FROM pain WHERE set_id = ? "
+                           "ORDER BY time DESC, id DESC LIMIT 1) WHERE id = ?",
+                           (set_id, set_id))
+            return True
 
     def record_stiffness(self, stiffness: float, *, device: str, day: date | None = None,
                          time: str | None = None, source: str = "cli") -> None:
         """Next-morning stiffness (0-10) for ``day`` (default: today); a new rating replaces."""
         _check_rating("stiffness", stiffness)
-        time = time or utc_now_iso()
+        time = _canonical(time or utc_now_iso())
         day = day or local_day(time)
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO stiffness VALUES (?,?,?,?,?)",
                        (device, day.isoformat(), float(stiffness), time, source))
 
-    def count_rejected(self, reason: str, topic: str, error: str) -> None:
-        """Count one rejected message under ``reason``; the counters survive restarts."""
+    def count_rejected(self, reason: str, topic: str, error: str, payload: bytes = b"") -> None:
+        """Count one rejected message under ``reason`` and keep it whole (the newest
+        :data:`KEEP_REJECTS`); counters and messages survive restarts."""
+        now = utc_now_iso()
         with self._tx() as db:
             db.execute(
                 "INSERT INTO rejected VALUES (?, 1, ?, ?, ?) ON CONFLICT(reason) DO UPDATE SET "
                 "count = count + 1, last_topic = excluded.last_topic, "
                 "last_error = excluded.last_error, last_time = excluded.last_time",
-                (reason, topic, error, utc_now_iso()))
+                (reason, topic, error, now))
+            cur = db.execute("INSERT INTO rejects (time, topic, reason, error, payload) "
+                             "VALUES (?, ?, ?, ?, ?)", (now, topic, reason, error,
+                                                        bytes(payload)))
+            db.execute("DELETE FROM rejects WHERE seq <= ?", (cur.lastrowid - KEEP_REJECTS,))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -331,27 +454,33 @@ class Store:
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
-    def sets(self, device: str | None = None, since: date | None = None) -> list[SetRow]:
-        """Stored sets in time order, for one device and/or from one day on."""
+    def sets(self, device: str | None = None, since: date | None = None,
+             simulated: bool = False) -> list[SetRow]:
+        """Stored sets in time order, for one device and/or from one day on.
+
+        Simulated sets (the simulator played them, not the person) are left out of the
+        person's history unless ``simulated`` is True.
+        """
         sql, args = _filtered("SELECT id, device, session, time, coalesce(start_time, time), "
                               "day, set_index, stage, reps, ok_reps, target_lo, target_hi, "
-                              "tempo_compliance, holds, load_kg, pain, payload FROM sets",
-                              device, since)
+                              "tempo_compliance, holds, load_kg, pain, payload, source, synced "
+                              "FROM sets", device, since, simulated)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY time, id", args).fetchall()
         return [SetRow(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), date.fromisoformat(r[5]), r[6],
                        r[7], r[8], r[9], None if r[10] is None else (r[10], r[11]), r[12],
-                       r[13], r[14], r[15], r[16]) for r in rows]
+                       r[13], r[14], r[15], r[16], r[17], bool(r[18])) for r in rows]
 
     def last_set_id(self, device: str, day: date) -> str | None:
-        """The newest set of ``device`` on ``day``: what a rating without a set is about."""
+        """The person's newest set of ``device`` on ``day``: what an unaimed rating is about."""
         with self._lock:
-            row = self._db.execute("SELECT id FROM sets WHERE device = ? AND day = ? "
-                                   "ORDER BY time DESC, id DESC LIMIT 1",
+            row = self._db.execute("SELECT id FROM sets WHERE device = ? AND day = ? AND "
+                                   f"{_REAL} ORDER BY time DESC, id DESC LIMIT 1",
                                    (device, day.isoformat())).fetchone()
         return None if row is None else row[0]
 
     def reps(self, device: str | None = None, since: date | None = None) -> list[RepRow]:
+        """The person's stored reps in time order (simulated ones left out)."""
         sql, args = _filtered("SELECT id, device, time, day, stage, bottom_deg, verdict FROM reps",
                               device, since)
         with self._lock:
@@ -360,6 +489,7 @@ class Store:
                 for r in rows]
 
     def holds(self, device: str | None = None, since: date | None = None) -> list[dict]:
+        """The person's stored holds in time order (simulated ones left out)."""
         sql, args = _filtered("SELECT payload FROM holds", device, since)
         with self._lock:
             return [json.loads(r[0]) for r in
@@ -368,12 +498,13 @@ class Store:
     def pain(self, device: str | None = None, since: date | None = None) -> list[Rating]:
         """Pain ratings, in time order: those recorded later (CLI, commands) and those a
         set carried when it arrived (unless a later rating of that set replaced it)."""
-        sql, args = _filtered("SELECT device, time, day, pain, set_id FROM pain", device, since)
+        sql, args = _filtered("SELECT device, time, day, pain, set_id FROM pain", device, since,
+                              simulated=True)
         set_sql, set_args = _filtered("SELECT device, time, day, pain, id FROM sets", device,
                                       since)
         with self._lock:
             rows = self._db.execute(
-                f"{sql} UNION ALL {set_sql} {'AND' if set_args else 'WHERE'} pain IS NOT NULL "
+                f"{sql} UNION ALL {set_sql} AND pain IS NOT NULL "
                 "AND id NOT IN (SELECT set_id FROM pain WHERE set_id IS NOT NULL) ORDER BY 2",
                 args + set_args).fetchall()
         return [Rating(r[0], _dt(r[1]), date.fromisoformat(r[2]), r[3], r[4]) for r in rows]
@@ -404,13 +535,24 @@ class Store:
                     self._db.execute(f"SELECT payload FROM {table} ORDER BY time, id")]
 
 
+def _canonical(text: str | None) -> str | None:
+    """A validated RFC 3339 UTC time in the one stored format (so text order is time order)."""
+    return None if text is None else format_time(parse_time(text))
+
+
 def _check_rating(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
         raise ValueError(f"{name} must be a number from 0 to 10, got {value!r}")
 
 
-def _filtered(sql: str, device: str | None, since: date | None) -> tuple[str, list]:
-    clauses, args = [], []
+_REAL = f"coalesce(source, '') != '{SIMULATED}'"
+"""SQL: a row the person did, not the simulator."""
+
+
+def _filtered(sql: str, device: str | None, since: date | None,
+              simulated: bool = False) -> tuple[str, list]:
+    """``sql`` with WHERE clauses for a device, a first day, and real rows only."""
+    clauses, args = [] if simulated else [_REAL], []
     if device is not None:
         clauses.append("device = ?")
         args.append(device)

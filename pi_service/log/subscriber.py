@@ -6,17 +6,20 @@ when it is back. Each message is acknowledged only after it is stored (or
 rejected): a crash between receipt and commit means the broker redelivers it,
 and the store's primary key makes the redelivery harmless.
 
-A bad message is rejected, counted by reason in the store and logged with its
-topic; it never stops the logger. After each stored set (a burst is coalesced)
-the retained aggregates and the Home Assistant discovery configs are
-republished on a worker thread, so the network thread only stores.
+A message the log cannot use, for whatever reason (bad JSON, a value out of
+range, a conflict, a bug of ours), is rejected: counted by reason, kept whole in
+the store, logged with its topic, and acknowledged, so one poison message can
+never stall the queue behind it. Only a failure of the database itself stops
+the log, loudly and without acknowledging, so nothing is lost to a full disk.
+After each stored set (a burst is coalesced) the retained aggregates and the
+Home Assistant discovery configs are republished on a worker thread, so the
+network thread only stores.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -26,13 +29,16 @@ from datetime import date
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..payloads import ROOT, PayloadError, parse_command, split_topic, subscription, validate
+from ..builders import ack_payload, log_status_payload
+from ..errors import HeelRaiseError, PayloadError
+from ..payloads import MAX_RECEIPTS, encode, message_id, parse_command, validate
 from ..protocol import Protocol
 from ..stages import load_protocol
+from ..topics import DURABLE, LOG_STATUS, ROOT, ack_topic, split_topic, subscription
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules
-from .store import Store
+from .store import Store, is_database_failure
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,10 @@ def topic_filters(discovery_prefix: str | None = None) -> list[tuple[str, int]]:
     return filters
 
 
+class StoreFailure(HeelRaiseError, RuntimeError):
+    """The log's database failed (disk, lock, corruption): the log stops, loudly."""
+
+
 @dataclass
 class Counts:
     """What this run of the logger did, for the bench and the shutdown log line."""
@@ -60,13 +70,6 @@ class Counts:
     duplicates: int = 0
     rejected: int = 0
     ratings: int = 0
-
-
-def reason_of(error: str) -> str:
-    """The rejection reason to count under: the message without the offending value."""
-    if error.startswith("topic "):
-        return "topic outside heelraise/<device>/<kind>"
-    return re.split(r"[,;] got | \(", error)[0]
 
 
 class LogSubscriber:
@@ -99,6 +102,7 @@ class LogSubscriber:
         self._coalesce_s = coalesce_s
         self._refresh_s = refresh_s
         self._dirty: set[str] = set()
+        self._receipts: dict[str, tuple[list[str], list[str]]] = {}
         self._announced: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -114,8 +118,12 @@ class LogSubscriber:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.will_set(LOG_STATUS, encode("log_status", log_status_payload("offline")),
+                              qos=1, retain=True)
         self._started = False
         self._closed = False
+        self.failed = threading.Event()
+        self.failure: StoreFailure | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -148,6 +156,13 @@ class LogSubscriber:
         if self._worker is not None:
             self._worker.join(timeout=10)
         if self._started:
+            if self._client.is_connected():   # a clean disconnect sends no will: say it
+                info = self._client.publish(LOG_STATUS, encode("log_status", log_status_payload(
+                    "offline")), qos=1, retain=True)
+                try:
+                    info.wait_for_publish(timeout=2)
+                except (RuntimeError, ValueError) as exc:
+                    log.warning("offline status not sent: %s", exc)
             self._client.disconnect()
             self._client.loop_stop()
         log.info("log stopped: %d stored, %d duplicates, %d rejected, %d ratings",
@@ -169,6 +184,8 @@ class LogSubscriber:
         log.info("log connected to %s:%d (session %s)", self._host, self._port,
                  "resumed" if flags.session_present else "new")
         client.subscribe(topic_filters(self._prefix if self._discovery else None))
+        client.publish(LOG_STATUS, encode("log_status", log_status_payload("online")), qos=1,
+                       retain=True)
         self._refresh()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -183,15 +200,21 @@ class LogSubscriber:
             log.warning("log lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        if self.failed.is_set():
+            return      # the database failed: nothing more is stored or acknowledged
         try:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = repr(msg._topic)  # paho keeps the raw bytes; the topic is unusable
         try:
             self.handle(topic, msg.payload)
-        except Exception:
-            # Not acknowledged: the broker redelivers it after we reconnect.
-            log.exception("could not store message on %s", topic)
+        except StoreFailure as exc:
+            # Not acknowledged: the broker redelivers it once the log runs again.
+            log.critical("%s; the log stops, leaving the message on %s unacknowledged",
+                         exc, topic)
+            self.failure = exc
+            self.failed.set()
+            client.disconnect()
             return
         if msg.qos > 0:
             client.ack(msg.mid, msg.qos)
@@ -201,46 +224,93 @@ class LogSubscriber:
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate and store one message; "stored", "duplicate", "rated", "seen" or "rejected".
 
-        Raises only when the store itself fails (the message must then be redelivered).
+        Anything wrong with the message, whatever raised it, is a counted, stored
+        rejection. Raises :class:`StoreFailure` only when the database itself fails:
+        the message must then be redelivered, to a log that works.
         """
-        if topic == f"{self._prefix}/status":
-            self._home_assistant_status(payload)
-            return "seen"
         try:
+            if topic == f"{self._prefix}/status":
+                self._home_assistant_status(payload)
+                return "seen"
+            if topic == LOG_STATUS:   # our own, matched by heelraise/+/status
+                return "seen"
             device, kind = split_topic(topic)
             if kind.startswith("cmd/"):
                 outcome = self._command(device, topic, payload)
             else:
                 outcome = self._event(device, kind, payload)
-        except PayloadError as exc:
-            self.counts.rejected += 1
-            self.store.count_rejected(reason_of(str(exc)), topic, str(exc))
-            log.warning("rejected message on %s: %s", topic, exc)
+        except Exception as exc:
+            if is_database_failure(exc):
+                raise StoreFailure(f"{self.store.path}: the log database failed: {exc}") \
+                    from exc
+            self._reject(topic, payload, exc)
             return "rejected"
         if outcome != "duplicate":
             self.mark_changed(device)
         return outcome
+
+    def _reject(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """Count and keep a message the log cannot use (so the broker may forget it)."""
+        if isinstance(exc, PayloadError):
+            reason, error = exc.reason, str(exc)
+            log.warning("rejected message on %s: %s", topic, exc)
+        else:   # a bug of ours, not the sender's: keep the message and say so loudly
+            reason = error = f"could not be stored ({type(exc).__name__}: {exc})"[:200]
+            log.exception("rejected message on %s: %s", topic, reason)
+        self.counts.rejected += 1
+        try:
+            self.store.count_rejected(reason, topic, error, payload)
+            device, kind = split_topic(topic)
+            msg_id = message_id(payload) if kind in DURABLE else None
+            if msg_id is not None:
+                self._receipt(device, msg_id, stored=False)
+        except PayloadError:
+            pass    # not a device's topic: there is no one to send a receipt to
+        except Exception as failure:
+            if is_database_failure(failure):
+                raise StoreFailure(f"{self.store.path}: the log database failed: "
+                                   f"{failure}") from failure
+            raise
 
     def _event(self, device: str, kind: str, payload: bytes) -> str:
         if kind not in EVENTS:
             raise PayloadError(f"{kind}: not a topic the log stores")
         data = validate(kind, payload)
         if data["device"] != device:
-            raise PayloadError(f"{kind}: field 'device' differs from the topic's device, "
-                               f"got {data['device']!r}")
+            raise PayloadError(f"{kind}: 'device' differs from the topic's device, "
+                               f"got {data['device']!r}",
+                               reason=f"{kind}: 'device' differs from the topic's device")
         if kind == "status":
             return "seen"
         added = {"set": self.store.add_set, "rep": self.store.add_rep,
                  "hold": self.store.add_hold}[kind](data)
+        if kind in DURABLE:
+            self._receipt(device, data["id"], stored=True)
         if added:
             self.counts.stored += 1
             return "stored"
         self.counts.duplicates += 1
         return "duplicate"
 
+    def _receipt(self, device: str, msg_id: str, stored: bool) -> None:
+        """Confirm to ``device`` (soon, in a batch) that its set is stored, or refused."""
+        with self._lock:
+            self._receipts.setdefault(device, ([], []))[0 if stored else 1].append(msg_id)
+        self._wake.set()
+
+    def _send_receipts(self) -> None:
+        """Publish the receipts collected since last time, at most MAX_RECEIPTS ids each."""
+        with self._lock:
+            receipts, self._receipts = self._receipts, {}
+        for device, (stored, rejected) in receipts.items():
+            for start in range(0, max(len(stored), len(rejected)), MAX_RECEIPTS):
+                end = start + MAX_RECEIPTS
+                self._client.publish(ack_topic(device), encode("ack", ack_payload(
+                    device, stored[start:end], rejected[start:end])), qos=1)
+
     def _command(self, device: str, topic: str, payload: bytes) -> str:
         command = parse_command(topic, payload)
-        rating_id = _message_id(payload)
+        rating_id = command.id
         if command.name == "pain":
             set_id = command.set_id or self.store.last_set_id(device, self._today())
             self.store.record_pain(command.value, device=device, set_id=set_id,
@@ -290,11 +360,29 @@ class LogSubscriber:
                 break
             # Coalesce a burst (a backlog after a restart) into one republish.
             self._stopping.wait(self._coalesce_s)
+            self._send_receipts()
             try:
                 self._publish_dirty()
             except Exception:
                 log.exception("could not republish the log's aggregates")
+        self._send_receipts()
         self._publish_dirty(wait_s=5.0)
+
+    def _republish(self, device: str, announce: bool) -> list[mqtt.MQTTMessageInfo]:
+        infos = []
+        if announce:
+            for config_topic, config in homeassistant.discovery_messages(
+                    device, self._prefix).items():
+                infos.append(self._client.publish(config_topic, homeassistant.encode(config),
+                                                  qos=1, retain=True))
+        if self._publish_aggregates:
+            for kind, body in aggregates(self.store, device, self._today(),
+                                         protocol=self._protocol, rules=self._rules,
+                                         insertional=self._insertional).items():
+                infos.append(self._client.publish(
+                    aggregate_topic(device, kind), json.dumps(body, separators=(",", ":")),
+                    qos=1, retain=True))
+        return infos
 
     def _publish_dirty(self, wait_s: float = 0.0) -> None:
         with self._lock:
@@ -304,30 +392,10 @@ class LogSubscriber:
             self._announced |= announce
         infos = []
         for device in devices:
-            if device in announce:
-                for config_topic, config in homeassistant.discovery_messages(
-                        device, self._prefix).items():
-                    infos.append(self._client.publish(config_topic,
-                                                      homeassistant.encode(config),
-                                                      qos=1, retain=True))
-            if self._publish_aggregates:
-                today = self._today()
-                for kind, body in aggregates(self.store, device, today,
-                                             protocol=self._protocol, rules=self._rules,
-                                             insertional=self._insertional).items():
-                    infos.append(self._client.publish(
-                        aggregate_topic(device, kind),
-                        json.dumps(body, separators=(",", ":")), qos=1, retain=True))
+            try:
+                infos += self._republish(device, device in announce)
+            except Exception:   # one device's summary must not hold up the others'
+                log.exception("could not republish the aggregates of %s", device)
         for info in infos if wait_s > 0 else ():
             if self._client.is_connected():
                 info.wait_for_publish(timeout=wait_s)
-
-
-def _message_id(payload: bytes) -> str | None:
-    """A command's own ``id``, when its sender gave one (redeliveries then count once)."""
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-

@@ -1,38 +1,54 @@
 """The dashboard's web server: the built page, its config.json, and pain/stiffness entry.
 
 The page reads MQTT over WebSockets as a read-only user. The only things it writes, a
-pain rating and the morning stiffness, come here as POSTs and go straight into the log's
-store, so the browser never holds a credential that could publish a command.
-The standard library's threading HTTP server is enough for one phone and a laptop.
+pain rating and the morning stiffness, come here as POSTs with the person's broker
+login (HTTP Basic); the server publishes each as that login to the device's ``cmd``
+topic, so the broker's ACL decides who may rate and the log stores it like any other
+rating. The page itself never holds a credential that could publish.
+
+What a stranger on the network meets: loopback only unless configured for the LAN,
+and then a login for every page; a ``Host`` check against DNS rebinding; bodies cut
+at 4 KB whatever ``Content-Length`` claims; a 4xx with one line for any bad path,
+header or body. The standard library's threading HTTP server is enough for one phone
+and a laptop.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import ipaddress
 import json
 import logging
+import re
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigError, HeelRaiseError
+from ..builders import new_id
+from ..errors import ConfigError, HeelRaiseError, PayloadError
+from ..payloads import parse_command
 from ..protocol import Protocol
 from ..stages import load_protocol
-from .store import Store
+from ..topics import topic
+from .gate import BrokerGate, Verdict
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DIST = Path(__file__).resolve().parents[2] / "dashboard" / "dist"
 DEFAULT_PORT = 8080
 DEFAULT_WS_PORT = 9001
-_MAX_BODY_BYTES = 4096
+MAX_BODY_BYTES = 4096
+"""Largest rating body accepted: a rating is about 100 bytes."""
 
 
 def read_password(path: str | Path) -> str:
@@ -84,8 +100,44 @@ class _BadRequest(Exception):
         self.status = status
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(bind: str) -> set[str]:
+    """Names a browser may use for this server (its ``Host`` header), beside IP literals.
+
+    Anything else is a DNS-rebinding page reaching a loopback server through a name
+    of its own, and is refused.
+    """
+    names = {"localhost", "127.0.0.1", "[::1]", bind.lower()}
+    if bind not in _LOOPBACK_HOSTS:
+        host = socket.gethostname().lower()
+        names |= {host, f"{host}.local", socket.getfqdn().lower()}
+    return names
+
+
+def _host_name(header: str) -> str:
+    """The name part of a ``Host`` header (no port), lower case."""
+    name = header.strip().lower()
+    if name.startswith("["):
+        return name.split("]", 1)[0] + "]"
+    return name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class _Handler(SimpleHTTPRequestHandler):
     server: _Server
+    timeout = 10   # seconds a slow client may take for its request line, headers and body
+    # A bad request line (no version, a bad version, HTTP/0.9) is answered with a status
+    # line and headers, not as a bare HTTP/0.9 body.
+    default_request_version = "HTTP/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -99,102 +151,169 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_error(HTTPStatus.NOT_FOUND)
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/config.json":
+        self._answer(self._get)
+
+    def do_HEAD(self) -> None:
+        self._answer(super().do_HEAD)
+
+    def do_POST(self) -> None:
+        self._answer(self._post)
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (PUT, DELETE, OPTIONS, ...) is a 405, not http.server's 501."""
+        if name.startswith("do_"):
+            return lambda: self._json(HTTPStatus.METHOD_NOT_ALLOWED,
+                                      {"error": "only GET, HEAD and POST"},
+                                      {"Allow": "GET, HEAD, POST"})
+        raise AttributeError(name)
+
+    def _answer(self, serve: Callable[[], None]) -> None:
+        """Check the host, the path and (on the LAN) the login, then serve; a bad request
+        is a 4xx with a one-line reason, never a traceback."""
+        try:
+            self._check_host()
+            path = urlsplit(self.path).path
+            if not path.startswith("/") or any(ord(c) < 32 for c in unquote(path)):
+                raise _BadRequest(HTTPStatus.BAD_REQUEST, "bad path")
+            if self.server.lan and self._login() is None:
+                return
+            serve()
+        except _BadRequest as exc:
+            self._json(exc.status, {"error": str(exc)})
+        except (ValueError, UnicodeError) as exc:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": f"bad request: {exc}"[:200]})
+
+    def _check_host(self) -> None:
+        name = _host_name(self.headers.get("Host", ""))
+        if not name:
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, "no Host header")
+        if name not in self.server.hosts and not (self.server.lan and _is_ip(name)):
+            raise _BadRequest(HTTPStatus.MISDIRECTED_REQUEST, f"not served as {name!r}")
+
+    def _login(self) -> tuple[str, str] | None:
+        """The request's broker login if the broker accepts it; else a 401 has been sent."""
+        gate = self.server.gate
+        user, password = _basic_auth(self.headers.get("Authorization", ""))
+        if gate is not None and user is not None and gate.login_ok(user, password):
+            return user, password
+        if user is not None:
+            time.sleep(self.server.fail_delay_s)   # slow down password guessing
+        self.close_connection = True
+        self._json(HTTPStatus.UNAUTHORIZED, {"error": "log in with your broker login"},
+                   {"WWW-Authenticate": 'Basic realm="heel-raise coach", charset="UTF-8"'})
+        return None
+
+    def _get(self) -> None:
+        if urlsplit(self.path).path == "/config.json":
             self._json(HTTPStatus.OK, self.server.page_config)
         else:
             super().do_GET()
 
-    def do_POST(self) -> None:
-        route = {"/api/pain": self._pain, "/api/stiffness": self._stiffness}.get(self.path)
-        if route is None:
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {self.path}"})
-            return
-        if self.server.store is None:
-            self._json(HTTPStatus.NOT_FOUND, {"error": "no training log on this server"})
+    def _post(self) -> None:
+        kind = {"/api/pain": "pain", "/api/stiffness": "stiffness"}.get(urlsplit(self.path).path)
+        if kind is None:
+            raise _BadRequest(HTTPStatus.NOT_FOUND, f"no endpoint {self.path[:100]}")
+        if self.server.gate is None:
+            raise _BadRequest(HTTPStatus.NOT_FOUND, "no rating entry on this server")
+        origin = self.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc.lower() != \
+                self.headers.get("Host", "").lower():
+            raise _BadRequest(HTTPStatus.FORBIDDEN, "ratings come from this server's own page")
+        body = self._body()
+        login = self._login()
+        if login is None:
             return
         try:
-            reply = route(self._body())
-        except _BadRequest as exc:
-            self._json(exc.status, {"error": str(exc)})
-            return
-        except (ValueError, HeelRaiseError) as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-            return
-        if self.server.after_rating is not None:
-            try:
-                self.server.after_rating()
-            except Exception:  # the rating is stored; a failed refresh must not hide that
-                log.exception("after_rating hook failed")
-        self._json(HTTPStatus.CREATED, reply)
+            command = parse_command(kind, body)
+        except PayloadError as exc:
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        message = {kind: command.value, "id": command.id or new_id()}
+        if command.set_id:
+            message["set_id"] = command.set_id
+        if command.date:
+            message["date"] = command.date
+        verdict = self.server.gate.publish(*login, topic(self.server.device, f"cmd/{kind}"),
+                                           json.dumps(message).encode())
+        if verdict is Verdict.OK:
+            log.info("%s %s from the dashboard as %s", kind, command.value, login[0])
+            self._json(HTTPStatus.ACCEPTED, message)
+        elif verdict is Verdict.NOT_ALLOWED:
+            self._json(HTTPStatus.FORBIDDEN, {"error": f"the broker does not let {login[0]!r} "
+                                                       "send ratings; log in as the rating user"})
+        elif verdict is Verdict.BAD_LOGIN:
+            self._login()
+        else:
+            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the broker is unreachable"})
 
-    def _body(self) -> dict[str, Any]:
-        # Requiring JSON also keeps other web sites out: a cross-site form cannot send it
-        # without a CORS preflight, which this server never answers.
+    def _body(self) -> bytes:
+        """The request body, at most :data:`MAX_BODY_BYTES` whatever the headers claim.
+
+        Requiring JSON also keeps other web sites out: a cross-site form cannot send it
+        without a CORS preflight, which this server never answers.
+        """
         if self.headers.get_content_type() != "application/json":
             raise _BadRequest(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/json")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY_BYTES:
-            raise _BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
-        try:
-            body = json.loads(self.rfile.read(length) or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _BadRequest(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
-        if not isinstance(body, dict):
-            raise _BadRequest(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
+        if self.headers.get("Transfer-Encoding") is not None:
+            self.close_connection = True
+            raise _BadRequest(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
+        length = self.headers.get("Content-Length", "")
+        if not re.fullmatch(r"\d{1,12}", length.strip()):
+            self.close_connection = True
+            raise _BadRequest(HTTPStatus.LENGTH_REQUIRED,
+                              "Content-Length must be a number of bytes")
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True    # the body is never read
+            raise _BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                              f"body larger than {MAX_BODY_BYTES} bytes")
+        body = self.rfile.read(int(length))
+        if len(body) < int(length):
+            self.close_connection = True
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, "body shorter than its Content-Length")
         return body
 
-    def _pain(self, body: dict[str, Any]) -> dict[str, Any]:
-        set_id = body.get("set_id")
-        if set_id is not None and not isinstance(set_id, str):
-            raise _BadRequest(HTTPStatus.BAD_REQUEST, "set_id must be a string")
-        rating_id = body.get("id")
-        if rating_id is not None and not isinstance(rating_id, str):
-            raise _BadRequest(HTTPStatus.BAD_REQUEST, "id must be a string")
-        pain = body.get("pain")
-        # Like a rating over MQTT or the CLI: no set named means today's last set.
-        store, device = self.server.store, self.server.device
-        set_id = set_id or store.last_set_id(device, date.today())
-        store.record_pain(pain, device=device, set_id=set_id, rating_id=rating_id,
-                          source="dashboard")
-        log.info("pain %s from the dashboard (set %s)", pain, set_id)
-        return {"pain": pain, "set_id": set_id}
-
-    def _stiffness(self, body: dict[str, Any]) -> dict[str, Any]:
-        day = None
-        if body.get("date") is not None:
-            try:
-                day = date.fromisoformat(body["date"])
-            except (TypeError, ValueError):
-                raise _BadRequest(HTTPStatus.BAD_REQUEST,
-                                  f"date must be YYYY-MM-DD, got {body['date']!r}") from None
-        stiffness = body.get("stiffness")
-        self.server.store.record_stiffness(stiffness, device=self.server.device, day=day,
-                                           source="dashboard")
-        log.info("stiffness %s from the dashboard", stiffness)
-        return {"stiffness": stiffness, "date": day.isoformat() if day else None}
-
-    def _json(self, status: HTTPStatus, body: Any) -> None:
+    def _json(self, status: HTTPStatus, body: Any, headers: dict[str, str] | None = None
+              ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+def _basic_auth(header: str) -> tuple[str | None, str]:
+    """``(user, password)`` from an ``Authorization: Basic`` header; ``(None, "")`` if none."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, ""
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode(
+            "utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None, ""
+    return (user, password) if sep and user else (None, "")
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     page_config: dict[str, Any]
-    store: Store | None
+    gate: BrokerGate | None
     device: str
-    after_rating: Callable[[], None] | None
+    lan: bool
+    hosts: set[str]
+    fail_delay_s: float
 
 
 class DashboardServer:
-    """Serves ``dist_dir`` and the page's config, with pain/stiffness entry when given a store.
+    """Serves ``dist_dir`` and the page's config, with pain/stiffness entry given a ``gate``.
 
-    ``after_rating`` runs after each stored rating (e.g. to republish the log's
-    aggregates). A context manager; :meth:`close` is idempotent.
+    Ratings are published over MQTT as the person's own broker login (checked by the
+    ``gate``, i.e. by the broker), so the log receives them by the road every rating
+    takes. Bound to loopback by default; on any other address (the LAN) every page and
+    every write needs a broker login. A context manager; :meth:`close` is idempotent.
     """
 
     def __init__(
@@ -202,24 +321,30 @@ class DashboardServer:
         page_config: dict[str, Any],
         *,
         dist_dir: str | Path = DEFAULT_DIST,
-        store: Store | None = None,
+        gate: BrokerGate | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        after_rating: Callable[[], None] | None = None,
+        fail_delay_s: float = 0.5,
     ) -> None:
         self.dist_dir = Path(dist_dir)
         if not (self.dist_dir / "index.html").is_file():
             raise HeelRaiseError(f"{self.dist_dir}: no built dashboard here "
                                  "(run scripts/setup, or npm ci && npm run build in dashboard/)")
+        lan = host not in _LOOPBACK_HOSTS
+        if lan and gate is None:
+            raise HeelRaiseError(f"serving the dashboard on {host} (the LAN) needs the broker "
+                                 "to check logins; give it the broker's address")
         handler = partial(_Handler, directory=str(self.dist_dir))
         try:
             self._httpd = _Server((host, port), handler)
         except OSError as exc:
             raise HeelRaiseError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        self._httpd.page_config = page_config | {"entry": store is not None}
-        self._httpd.store = store
+        self._httpd.page_config = page_config | {"entry": gate is not None}
+        self._httpd.gate = gate
         self._httpd.device = page_config["device"]
-        self._httpd.after_rating = after_rating
+        self._httpd.lan = lan
+        self._httpd.hosts = allowed_hosts(host)
+        self._httpd.fail_delay_s = fail_delay_s
         self._thread: threading.Thread | None = None
 
     @property
@@ -236,7 +361,8 @@ class DashboardServer:
             self._thread = threading.Thread(target=self._httpd.serve_forever,
                                             name="dashboard-http", daemon=True)
             self._thread.start()
-            log.info("dashboard on %s", self.url)
+            log.info("dashboard on %s%s", self.url,
+                     " (the LAN: every page needs a login)" if self._httpd.lan else "")
         return self
 
     def close(self) -> None:
@@ -257,14 +383,17 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="heelraise-dashboard",
                                 description="Serve the heel-raise dashboard page.")
     p.add_argument("--device", default="heelraise", help="device name in the MQTT topics")
-    p.add_argument("--host", default="0.0.0.0",
-                   help="address to listen on (default: all, so a phone on the LAN can open it)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: loopback; 0.0.0.0 for the LAN, where "
+                        "every page then needs a broker login)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--ws-url", help="broker WebSockets URL (default: ws://<page host>:WS_PORT)")
     p.add_argument("--ws-port", type=int, default=DEFAULT_WS_PORT)
     p.add_argument("--username", help="the broker's READ-ONLY dashboard user")
     p.add_argument("--password-file", type=Path, help="file holding that user's password")
-    p.add_argument("--db", type=Path, help="the log's SQLite file; enables pain/stiffness entry")
+    p.add_argument("--mqtt-host", help="broker that checks logins and takes ratings; enables "
+                                       "pain/stiffness entry (and is needed for the LAN)")
+    p.add_argument("--mqtt-port", type=int, default=1883, help="its port (default 1883)")
     p.add_argument("--stages", type=Path, help="protocol file (default: the packaged one)")
     p.add_argument("--dist", type=Path, default=DEFAULT_DIST, help="built page directory")
     p.add_argument("--write-config", action="store_true",
@@ -289,15 +418,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise HeelRaiseError(f"{path}: cannot write: {exc.strerror}") from None
             print(f"wrote {path}")
             return 0
-        store = Store(args.db) if args.db else None
-        try:
-            with DashboardServer(config, dist_dir=args.dist, store=store, host=args.host,
-                                 port=args.port) as server:
-                print(f"dashboard: {server.url}", flush=True)
-                threading.Event().wait()
-        finally:
-            if store is not None:
-                store.close()
+        gate = BrokerGate(args.mqtt_host, args.mqtt_port) if args.mqtt_host else None
+        with DashboardServer(config, dist_dir=args.dist, gate=gate, host=args.host,
+                             port=args.port) as server:
+            print(f"dashboard: {server.url}", flush=True)
+            threading.Event().wait()
     except HeelRaiseError as exc:
         print(f"heelraise-dashboard: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from typing import Any
 from .datafile import load_toml
 from .errors import ConfigError
 
-SOURCES = ("auto", "i2c", "simulator", "recording")
+SOURCES = ("auto", "i2c", "wireless", "simulator", "recording")
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -31,7 +31,8 @@ def default_state_dir() -> Path:
 
 @dataclass
 class SensorConfig:
-    source: str = "auto"           # auto: an I2C IMU if one answers, else the simulator
+    source: str = "auto"           # auto: an I2C IMU if one answers, else the simulator;
+    #                                wireless: the clip-on's frames on heelraise/<device>/imu
     bus: int = 1
     address: int | None = None
     chip: str = "auto"

@@ -138,6 +138,16 @@ class FakeChip:
             self.fifo = bytearray(self.fifo[self.fifo_start:])
             self.fifo_start = 0
 
+    def pop_fifo_into(self, buf, start, n):
+        """``n`` bytes off the front of the FIFO into ``buf[start:]`` (zeros past its end)."""
+        have = min(n, max(0, self.fifo_len()))
+        s = self.fifo_start
+        buf[start:start + have] = self.fifo[s:s + have]
+        for i in range(start + have, start + n):
+            buf[i] = 0
+        self.fifo_start += have
+        self.fifo_head += have
+
     def pop_fifo(self):
         """One byte off the front of the FIFO (0 when empty, as the chips read)."""
         if self.fifo_len() <= 0:
@@ -245,6 +255,12 @@ class FakeMPU6050(FakeChip):
             self.push_fifo(struct.pack(f">{len(words)}h", *words))  # register order
         if self.overflowed:
             self.regs[0x3A] |= 0x10  # FIFO_OFLOW_INT
+
+    def read_into(self, register, buf, n):
+        if register == 0x74:  # FIFO_R_W does not advance: a burst drains the FIFO
+            self.pop_fifo_into(buf, 0, n)
+        else:
+            super().read_into(register, buf, n)
 
     def read_register(self, reg):
         if reg == 0x74:  # FIFO_R_W
@@ -364,6 +380,14 @@ class FakeLSM6DS(FakeChip):
 
     def _diff_words(self):
         return self.fifo_len() // self.fifo_word
+
+    def read_into(self, register, buf, n):
+        # A burst from the first FIFO output register rolls back over the output
+        # registers (2 bytes untagged, 7 tagged), so it reads the FIFO bytes in order.
+        if (register == 0x78 and self.tagged) or (register == 0x3E and not self.tagged):
+            self.pop_fifo_into(buf, 0, n)
+        else:
+            super().read_into(register, buf, n)
 
     def read_register(self, reg):
         inc = bool(self.regs[0x12] & 0x04)

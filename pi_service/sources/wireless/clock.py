@@ -3,11 +3,11 @@
 Every frame gives one pair: the sensor time of its last sample and when it arrived
 on the Pi. Arrival is that moment plus a latency that is never negative (batching,
 Wi-Fi, the broker), so the pairs' lower envelope is the clock relation itself. The
-map keeps the lowest pair of each few-second window and fits a line through the
-lower convex hull of those minima: a backlog after an outage (late frames) lies
-above the hull and does not move it, and the slope follows the sensor's oscillator
-(an MPU-6050's is off by up to a few percent). One offset per run would drift by
-that much: 100 ppm is 0.36 s an hour.
+map keeps the lowest pair of each few-second window and fits a line through those
+minima, refitting without windows far above the line: a backlog after an outage
+(every frame late) is left out, and the slope follows the sensor's oscillator (an
+MPU-6050's is off by up to a few percent). One offset per run would drift by that
+much: 100 ppm is 0.36 s an hour.
 """
 
 from __future__ import annotations
@@ -28,26 +28,28 @@ class ClockMap:
     """
 
     def __init__(self, window_s: float = 5.0, windows: int = 60) -> None:
-        if window_s <= 0 or windows < 2:
-            raise ValueError("window_s must be > 0 and windows >= 2")
+        if window_s <= 0 or windows < 3:
+            raise ValueError("window_s must be > 0 and windows >= 3")
         self.window_s = window_s
         self._minima: deque[tuple[int, float, float]] = deque(maxlen=windows)  # (w, s, d)
-        self._fit: tuple[float, float] | None = None   # d = a + b * (s - s_ref)
+        self._fit: tuple[float, float] | None = None   # d = a + b * (s - ref)
         self._ref = 0.0
+        self._fallback = True   # too few windows for a line: the lowest offset so far
 
     def add(self, sensor_s: float, arrival_s: float) -> None:
         d = arrival_s - sensor_s
         w = math.floor(sensor_s / self.window_s)
         if self._minima and self._minima[-1][0] == w:
-            if d < self._minima[-1][2]:
-                self._minima[-1] = (w, sensor_s, d)
-            else:
+            if d >= self._minima[-1][2]:
                 return
+            self._minima[-1] = (w, sensor_s, d)
+            if self._fallback:   # the line leaves the filling window out; this does not
+                self._fit = None
         elif self._minima and w < self._minima[-1][0]:
-            return   # out of order in sensor time: never happens within an epoch
+            return   # back in sensor time: does not happen within an epoch
         else:
             self._minima.append((w, sensor_s, d))
-        self._fit = None
+            self._fit = None
 
     @property
     def ready(self) -> bool:
@@ -67,30 +69,31 @@ class ClockMap:
             return self._fit
         if not self._minima:
             raise ValueError("no frames yet: the sensor clock cannot be mapped")
-        points = [(s, d) for _, s, d in self._minima]
-        hull = _lower_hull(points)
-        self._ref = hull[-1][0]
-        if len(hull) < 2 or hull[-1][0] - hull[0][0] < self.window_s:
-            self._fit = (min(d for _, d in points), 0.0)
+        # The window still filling has seen few frames: its minimum is not low yet.
+        points = [(s, d) for _, s, d in self._minima][:-1]
+        self._fallback = len(points) < 2 or points[-1][0] - points[0][0] < self.window_s
+        if self._fallback:
+            self._ref = self._minima[-1][1]
+            self._fit = (min(d for _, _, d in self._minima), 0.0)
             return self._fit
-        n = len(hull)
-        mean_s = sum(s for s, _ in hull) / n
-        mean_d = sum(d for _, d in hull) / n
-        var = sum((s - mean_s) ** 2 for s, _ in hull)
-        b = sum((s - mean_s) * (d - mean_d) for s, d in hull) / var
-        self._fit = (mean_d + b * (self._ref - mean_s), b)
+        self._ref = points[-1][0]
+        for _ in range(3):   # refit without the windows well above the line (backlogs)
+            a, b = _least_squares(points, self._ref)
+            resid = [d - a - b * (s - self._ref) for s, d in points]
+            spread = 1.4826 * sorted(abs(r) for r in resid)[len(resid) // 2] + 1e-4
+            kept = [p for p, r in zip(points, resid, strict=True) if r <= 3 * spread]
+            if len(kept) == len(points) or len(kept) < 2:
+                break
+            points = kept
+        self._fit = (a, b)
         return self._fit
 
 
-def _lower_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Lower convex hull of points sorted by x (Andrew's monotone chain)."""
-    hull: list[tuple[float, float]] = []
-    for p in points:
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(p)
-    return hull
+def _least_squares(points: list[tuple[float, float]], ref: float) -> tuple[float, float]:
+    """``d = a + b (s - ref)`` through the points, by least squares."""
+    n = len(points)
+    mean_s = sum(s for s, _ in points) / n
+    mean_d = sum(d for _, d in points) / n
+    var = sum((s - mean_s) ** 2 for s, _ in points)
+    b = sum((s - mean_s) * (d - mean_d) for s, d in points) / var if var > 0 else 0.0
+    return mean_d + b * (ref - mean_s), b

@@ -42,6 +42,8 @@ SENSOR_FIELDS: dict[str, tuple[tuple[type, ...], bool, bool, str]] = {
     "frames_sent": (_INT, False, True, "frames published since boot"),
     "seq": (_INT, False, True, "the next frame's sequence number"),
 }
+#: fields every status carries, the offline will too (the others: when online)
+ALWAYS = ("v", "id", "device", "state", "boot_id", "firmware")
 _BOOT_ID = re.compile(r"^[0-9a-f]{8}$")
 
 
@@ -68,7 +70,7 @@ def parse_sensor_status(payload: bytes) -> dict[str, Any]:
     online = obj.get("state") == "online"
     for key, (types, nullable, required, _) in SENSOR_FIELDS.items():
         if key not in obj:
-            if required and (online or key in ("v", "id", "device", "state", "boot_id")):
+            if required and (online or key in ALWAYS):
                 raise SensorStatusError(f"sensor status: field '{key}' is missing")
             continue
         value = obj[key]

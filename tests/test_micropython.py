@@ -224,3 +224,18 @@ def test_imu_unplugged_then_back_restarts_the_stream_and_a_reboot_is_a_new_boot(
     # no IMU: three quick blinks every 2 s
     lost = [t for t, v in report["led"] if v]
     assert any(b - a == 200 for a, b in zip(lost, lost[1:], strict=False))
+
+
+def test_flash_copies_every_board_file_and_your_settings(tmp_path):
+    mine = tmp_path / "my-settings.py"
+    mine.write_text("DEVICE = 'left'\n")
+    out = subprocess.run([str(ROOT / "scripts" / "flash"), "--dry-run", "--settings", str(mine),
+                          "--port", "/dev/ttyACM0"], capture_output=True, text=True, check=True)
+    cmd = out.stdout
+    assert cmd.startswith("mpremote connect /dev/ttyACM0 ") and "mip install umqtt.simple" in cmd
+    for board, path in board_files().items():
+        source = mine if board == "settings.py" else path.relative_to(ROOT)
+        assert f"fs cp {source} :{board}" in cmd, board
+    kept = subprocess.run([str(ROOT / "scripts" / "flash"), "--dry-run", "--keep-settings"],
+                          capture_output=True, text=True, check=True).stdout
+    assert ":settings.py" not in kept and kept.rstrip().endswith("+ reset")

@@ -30,9 +30,9 @@ DIST = ROOT / "dashboard" / "dist"
 ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
 CHROMIUM = "/usr/bin/chromium"
 
-# Logins as in the deployed ACL: the service, the log, and the read-only dashboard.
+# Logins as in the deployed ACL: the service, the log, the read-only dashboard, the clip-on.
 USERS = {"heelraise": "service-secret", "heelraise-log": "log-secret",
-         "dashboard": "dashboard-secret"}
+         "dashboard": "dashboard-secret", "sensor": "clip-secret"}
 
 
 def missing() -> str | None:

@@ -95,7 +95,9 @@ def main():
     report = {"boots": boots, "samples_made": chip.samples_made,
               "bytes_sent": usocket.SENT[0], "writes": usocket.SENT[1],
               "wifi_joins": len(network.JOINS), "seconds": (time.now_us() - t0) / 1e6,
-              "led": machine.PIN_LOG.get(settings.LED, [])}
+              "led": machine.PIN_LOG.get(settings.LED, []),
+              # for the latency bench: when (host epoch) the motion's first row was felt
+              "epoch_at": time.EPOCH_AT, "motion_t0_s": getattr(motion, "_t0", None)}
     with open("/out/report.json", "w") as f:
         json.dump(report, f)
 

@@ -12,6 +12,7 @@ import utime as _real
 PERIOD = 1 << 30
 _now = PERIOD - 30000000   # virtual µs
 _real_base = None          # (real ticks_us at the switch, virtual µs then)
+EPOCH_AT = None            # (host epoch ns, virtual µs) at the switch to real time
 _timers = []               # [due µs, period µs, callback, owner]
 _events = []               # [due µs, function]
 _firing = False
@@ -22,8 +23,11 @@ class Stop(BaseException):
 
 
 def realtime(on):
-    global _real_base
+    """Follow the real clock from now on (benchmarks), or stop following it."""
+    global _real_base, EPOCH_AT
     _real_base = (_real.ticks_us(), now_us()) if on else None
+    if on:
+        EPOCH_AT = (_real.time_ns(), now_us())
 
 
 def now_us():

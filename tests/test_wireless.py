@@ -324,3 +324,17 @@ def test_the_docs_list_every_sensor_status_field_with_its_meaning():
     doc = (Path(__file__).parent.parent / "docs" / "wireless.md").read_text()
     for key, (_, _, _, meaning) in SENSOR_FIELDS.items():
         assert f"| `{key}` |" in doc and meaning in doc, key
+
+
+def test_the_config_file_chooses_the_wireless_source(broker, tmp_path):
+    from pi_service.config import load_config
+    from pi_service.service import open_source
+
+    path = tmp_path / "heelraise.toml"
+    path.write_text(f'device = "left"\n[sensor]\nsource = "wireless"\n'
+                    f'[broker]\nport = {broker.port}\n')
+    source, name = open_source(load_config(path))
+    with source:
+        assert name == "wireless" and isinstance(source, WirelessSource)
+        assert wait_until(source._client.is_connected, 5)
+        assert source._imu == "heelraise/left/imu"

@@ -11,10 +11,21 @@ import json
 
 import numpy as np
 import pytest
+from scipy.integrate import cumulative_trapezoid
 from scipy.spatial.transform import Rotation
 
 from pi_service.samples import SampleBlock
-from pi_service.sources.foot import G_MPS2, Motion, Track, sensor_kinematics
+from pi_service.sources.foot import (
+    G_MPS2,
+    MIN_JERK,
+    Beta,
+    Cosine,
+    Motion,
+    Track,
+    Trapezoid,
+    Truncated,
+    sensor_kinematics,
+)
 from pi_service.sources.recording import read_recording
 from pi_service.sources.simulator import (
     CHIPS,
@@ -96,6 +107,74 @@ def test_kinematics_match_finite_differences_of_the_sensor_position():
     skew = np.einsum("nji,njk->nik", rot, d_rot)       # Rᵀ·Ṙ = [ω]× in the foot frame
     expected_omega = np.stack([skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]], -1)
     np.testing.assert_allclose(omega[inner], expected_omega[inner], atol=1e-4)
+
+
+SHAPES = [MIN_JERK, Cosine(), Trapezoid(0.1), Trapezoid(0.5), Beta(2.0, 4.5), Beta(4.5, 2.0),
+          Beta(1.0, 2.0), Beta(2.0, 1.0), Truncated(MIN_JERK, 0.7), Truncated(Beta(2.0, 3.0), 0.6)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s.name}:{s}")
+def test_each_stroke_shape_is_its_own_derivative(shape):
+    """Position, velocity and acceleration agree: integrate one, get the other back.
+
+    Integration (not differentiation) copes with the jumps some shapes have in their
+    acceleration (cosine, trapezoid, ballistic) and still catches a wrong formula.
+    """
+    tau = np.linspace(0.0, 1.0, 20001)
+    s, ds, dds = shape.profile(tau)
+    assert s[0] == pytest.approx(0.0, abs=1e-12) and s[-1] == pytest.approx(1.0, abs=1e-12)
+    assert np.all(np.diff(s) >= -1e-12)
+    np.testing.assert_allclose(cumulative_trapezoid(ds, tau, initial=0.0), s, atol=1e-6)
+    # a jump in the acceleration costs the trapezoid rule up to one step's worth of it
+    step_error = 2.0 * float(np.max(np.abs(dds))) * (tau[1] - tau[0])
+    np.testing.assert_allclose(cumulative_trapezoid(dds, tau, initial=0.0), ds - ds[0],
+                               atol=step_error + 1e-6)
+    assert shape.peak_speed() == pytest.approx(np.max(ds), rel=1e-3)
+
+
+def test_shapes_differ_where_a_detector_would_notice():
+    """Named facts: minimum jerk is Beta(3, 3); skews put the peak speed early or late;
+    a truncated stroke ends at speed; the rest start and end at rest."""
+    tau = np.linspace(0.0, 1.0, 1001)
+    for mine, other in zip(MIN_JERK.profile(tau), Beta(3.0, 3.0).profile(tau), strict=True):
+        np.testing.assert_allclose(mine, other, atol=1e-9)
+    assert MIN_JERK.peak_speed() == pytest.approx(1.875, rel=1e-4)
+    # half-cosine 10-90 % span, from its inverse τ = arccos(1 - 2s) / π
+    assert Cosine().crossing_span() == pytest.approx(
+        (np.arccos(-0.8) - np.arccos(0.8)) / np.pi, abs=1e-3)
+    assert tau[np.argmax(Beta(2.0, 4.5).profile(tau)[1])] < 0.3
+    assert tau[np.argmax(Beta(4.5, 2.0).profile(tau)[1])] > 0.7
+    assert Trapezoid(0.1).peak_speed() == pytest.approx(1 / 0.9, rel=1e-3)
+    assert Truncated(MIN_JERK, 0.7).end_speed() > 1.0
+    for shape in SHAPES[:6]:
+        ends = shape.profile(np.array([0.0, 1.0]))[1]
+        np.testing.assert_allclose(ends, 0.0, atol=1e-12)
+    assert {s.name for s in SHAPES} == {"minjerk", "cosine", "trapezoid", "skew_early",
+                                       "skew_late", "landing"}
+    with pytest.raises(ValueError, match="ramp"):
+        Trapezoid(0.7)
+    with pytest.raises(ValueError, match="must be 1 or >= 2"):
+        Beta(1.5, 3.0)
+
+
+def test_track_strokes_keep_their_own_shape_and_a_landing_stops_dead():
+    track = Track()
+    track.move(0.5, 1.0, 2.0, Cosine())
+    track.move(2.0, 0.5, 0.0, Truncated(MIN_JERK, 0.7))
+    track.move(3.0, 1.0, 1.0)
+    t = np.linspace(0.0, 4.5, 9001)
+    m = track(t)
+    first = (t >= 0.5) & (t <= 1.5)
+    s, ds, _ = Cosine().profile(t[first] - 0.5)
+    np.testing.assert_allclose(m.x[first], 2.0 * s, atol=1e-12)
+    np.testing.assert_allclose(m.v[first], 2.0 * ds, atol=1e-12)
+    # the landing arrives at speed; right after it the foot is still
+    arriving = (t > 2.4) & (t < 2.5)
+    assert np.all(m.v[arriving] < -2.0)
+    after = (t > 2.5) & (t < 3.0)
+    assert np.all(m.v[after] == 0.0) and np.all(m.x[after] == 0.0)
+    # position is continuous across every knot
+    assert np.max(np.abs(np.diff(m.x))) < 0.01
 
 
 def _own_accel_mg(lever: np.ndarray, up_s: float) -> float:
@@ -322,7 +401,8 @@ def test_truth_json_round_trip_and_write_simulation(tmp_path):
     truth_file = write_simulation(tmp_path / "session.csv.gz", sim)
     assert truth_file == tmp_path / "session.truth.json"
     data = json.loads(truth_file.read_text())
-    assert set(data) == {"meta", "reps", "partials", "holds", "sets", "walking", "fidgets"}
+    assert set(data) == {"meta", "reps", "partials", "holds", "sets", "walking", "fidgets",
+                         "negatives", "knocks", "gaps"}
     assert {"stage", "seed", "rate_hz", "chip", "mount", "lever_cm", "peak_deg"} <= set(
         data["meta"])
     assert Truth.from_json(data) == sim.truth

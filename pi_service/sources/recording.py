@@ -205,12 +205,23 @@ def read_recording(path: str | Path) -> SampleBlock:
 
 def write_recording(path: str | Path, block: SampleBlock) -> None:
     """Write a block as a recording; with gyro columns when the block has a gyro."""
+    write_rows(path, block.t, block.accel_g, block.gyro_dps)
+
+
+def write_rows(path: str | Path, t: np.ndarray, accel_g: np.ndarray,
+               gyro_dps: np.ndarray | None = None) -> None:
+    """Write columns as a recording, whatever they hold.
+
+    Unlike a :class:`SampleBlock`, the columns are not checked: tests and benchmarks use
+    this to write the files real loggers produce, such as repeated host timestamps or a
+    stray ``nan``.
+    """
     columns = [TIME, *ACCEL]
-    data = [block.t[:, None], block.accel_g]
+    data = [np.asarray(t, dtype=float)[:, None], accel_g]
     formats = ["%.6f"] * 4
-    if block.gyro_dps is not None:
+    if gyro_dps is not None:
         columns += GYRO
-        data.append(block.gyro_dps)
+        data.append(gyro_dps)
         formats += ["%.4f"] * 3
     with _open(Path(path), "w") as f:
         f.write(",".join(columns) + "\n")

@@ -74,11 +74,14 @@ async function start() {
   });
 
   client.on("connect", () => {
-    renderConnection("connected");
+    // "connected" once subscribed: a message sent before the broker has the subscription
+    // would never reach this page, so saying so earlier would promise too much.
     client.subscribe(topicsFor(cfg.device), { qos: 1 }, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
       if (err || refused.length) {
         renderConnection("error", `cannot read ${refused.join(", ") || err.message}`);
+      } else {
+        renderConnection("connected");
       }
     });
   });

@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fake_i2c import FakeBus, FakeClock, FakeLSM6DS, FakeMPU6050  # noqa: E402
+from fake_i2c import FakeClock, FakeLSM6DS, FakeMPU6050  # noqa: E402
+from fake_smbus import FakeBus  # noqa: E402
 
-from pi_service.sources.i2c import I2CSource  # noqa: E402
-from pi_service.sources.mpu6050 import MPU6050  # noqa: E402
+from pi_service.sources.i2c import I2CSource, SMBusI2C  # noqa: E402
+from pi_service.sources.imu.mpu6050 import MPU6050  # noqa: E402
 
 MPU = 0x68
 ACCEL_XOUT_H = 0x3B
@@ -56,7 +57,7 @@ def per_sample(seconds: float, rate_hz: float, per_register: bool) -> tuple[Fake
     clock = FakeClock()
     bus = FakeBus(clock)
     bus.attach(MPU, FakeMPU6050())
-    driver = MPU6050(bus, MPU, rate_hz=rate_hz)
+    driver = MPU6050(SMBusI2C(bus), MPU, rate_hz=rate_hz)
     driver.configure()
     bus.write_byte_data(MPU, 0x6A, 0)  # FIFO off: the naive reader uses the data registers
     bus.transactions = bus.bytes_read = 0

@@ -19,7 +19,7 @@ from .feedback_config import FEEDBACK
 from .schema import Field, boolean, integer, number, optional, string, table
 from .topics import check_device
 
-SOURCES = ("auto", "i2c", "simulator", "recording")
+SOURCES = ("auto", "i2c", "wireless", "simulator", "recording")
 
 
 def default_state_dir() -> Path:
@@ -32,7 +32,8 @@ def default_state_dir() -> Path:
 
 @dataclass
 class SensorConfig:
-    source: str = "auto"           # auto: an I2C IMU if one answers, else the simulator
+    source: str = "auto"           # auto: an I2C IMU if one answers, else the simulator;
+    #                                wireless: the clip-on's frames on heelraise/<device>/imu
     bus: int = 1
     address: int | None = None
     chip: str = "auto"

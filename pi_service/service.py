@@ -36,8 +36,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def configure_sensor(parser: argparse.ArgumentParser) -> None:
     """Options that choose the sample source (shared by ``run`` and ``calibrate``)."""
     parser.add_argument("--config", metavar="TOML", help="service config file")
-    parser.add_argument("--source", choices=("auto", "i2c", "simulator", "recording"),
-                        help="where samples come from (auto: I2C IMU, else the simulator)")
+    parser.add_argument("--source", choices=("auto", "i2c", "wireless", "simulator", "recording"),
+                        help="where samples come from (auto: I2C IMU, else the simulator; "
+                             "wireless: the clip-on, through the broker)")
     parser.add_argument("--recording", metavar="CSV", help="recording to play (source=recording)")
     parser.add_argument("--speed", type=float, help="replay speed for recordings/simulator")
     parser.add_argument("--seed", type=int, help="simulated session seed")
@@ -82,6 +83,13 @@ def open_source(config: ServiceConfig) -> tuple[Any, str]:
     every status, rep and set says ``"source": "simulator"``.
     """
     sensor = config.sensor
+    if sensor.source == "wireless":
+        from .sources.wireless.source import WirelessSource
+
+        username, password = broker_login(config)
+        return WirelessSource(config.device, config.broker.host, config.broker.port,
+                              username=username, password=password,
+                              tls=tls_options(config)), WirelessSource.kind
     if sensor.source in ("auto", "i2c"):
         from .sources.i2c import I2CSource
 
@@ -304,7 +312,8 @@ def run_service(args: argparse.Namespace) -> int:
         stack.callback(feedback.close)
         publisher = None
         if config.broker.enabled:
-            publisher = stack.enter_context(make_publisher(config, source_name, stage))
+            publisher = stack.enter_context(make_publisher(
+                config, source_name, stage, getattr(source, "iso_time", None)))
         console = None if args.quiet else LiveConsole(stage)
         service = Service(config, stage, feedback, publisher, console, source_name)
         service.stopping = bool(stop_asked)
@@ -322,9 +331,8 @@ def run_service(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_publisher(config: ServiceConfig, source_name: str, stage: Stage) -> Any:
-    from .publish import Publisher, TLSOptions
-
+def broker_login(config: ServiceConfig) -> tuple[str | None, str | None]:
+    """The broker username and password, the password read from its file if there is one."""
     b = config.broker
     password = b.password
     if b.password_file:
@@ -334,14 +342,31 @@ def make_publisher(config: ServiceConfig, source_name: str, stage: Stage) -> Any
         except OSError as exc:
             raise ConfigError(config.path, f"broker.password_file: cannot read "
                                            f"{b.password_file}: {exc.strerror}") from None
-    tls = TLSOptions(ca_certs=b.ca_certs, certfile=b.certfile, keyfile=b.keyfile) \
+    return b.username, password
+
+
+def tls_options(config: ServiceConfig) -> Any:
+    from .publish import TLSOptions
+
+    b = config.broker
+    return TLSOptions(ca_certs=b.ca_certs, certfile=b.certfile, keyfile=b.keyfile) \
         if b.ca_certs else None
-    if b.username is not None and b.username != config.device:
+
+
+def make_publisher(config: ServiceConfig, source_name: str, stage: Stage,
+                   iso_time: Any = None) -> Any:
+    """The publisher; ``iso_time`` maps sensor seconds to wall time when the source knows
+    better than one offset per run (the wireless clip-on's drift-corrected clock)."""
+    from .publish import Publisher
+
+    b = config.broker
+    username, password = broker_login(config)
+    if username is not None and username != config.device:
         log.warning("broker login %r is not the device name %r: the shipped broker ACL lets "
-                    "a device publish only as itself", b.username, config.device)
+                    "a device publish only as itself", username, config.device)
     config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
     return Publisher(config.device, b.host, b.port, config.outbox_path,
-                     username=b.username, password=password, tls=tls,
+                     username=username, password=password, tls=tls_options(config),
                      source=source_name, stage=stage.number, session=new_id()[:12],
-                     confirm=b.confirm)
+                     confirm=b.confirm, iso_time=iso_time)
 

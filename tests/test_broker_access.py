@@ -252,16 +252,19 @@ def test_log_publishes_aggregates_and_discovery_but_cannot_forge_sets(connect):
     assert_dropped(log, "heelraise/heelraise-log/set", dashboard, log, "heelraise/log/pi/week")
 
 
-def test_sensor_writes_only_imu_batches_and_the_service_reads_them(connect):
+def test_sensor_writes_only_imu_batches_and_its_status_and_the_service_reads_them(connect):
     sensor = _connected(connect, "sensor")
     service = _connected(connect, "shoe")
     service.subscribe("heelraise/shoe/imu")
+    service.subscribe("heelraise/shoe/sensor")
     log = _connected(connect, "heelraise-log")
     log.subscribe("heelraise/#")
 
     sensor.publish("heelraise/shoe/imu", "batch-1")
     service.wait_for_payload("batch-1")
     log.wait_for_payload("batch-1")
+    sensor.publish("heelraise/shoe/sensor", "battery-1")
+    service.wait_for_payload("battery-1")
     assert_dropped(sensor, "heelraise/shoe/rep", log, sensor, "heelraise/shoe/imu")
     assert_dropped(sensor, "heelraise/shoe/cmd/stage", log, sensor, "heelraise/shoe/imu")
 

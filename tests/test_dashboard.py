@@ -330,3 +330,31 @@ def test_page_served_by_mosquitto_takes_its_login_from_the_address(tmp_path, bro
             assert browser.text("#ph-up .tgt") == "target 3.0s"
         finally:
             service.close()
+
+
+def test_a_low_clip_on_battery_is_a_warning_on_the_page(stack, browser):
+    """The wireless clip-on's retained status (heelraise/<device>/sensor), as its firmware
+    sends it, reaches the read-only page: charged, low (warn), gone (its will)."""
+    from pi_service.sources.wireless.topics import parse_sensor_status
+
+    clip = stack.publisher("sensor")   # the clip-on's own login, through the deployed ACL
+    status = {"v": 1, "id": "1a2b3c4d-3", "device": DEVICE, "state": "online",
+              "boot_id": "1a2b3c4d", "firmware": "1.0", "uptime_s": 60, "imu": "ok",
+              "chip": "MPU-6050", "rate_hz": 100.0, "battery_v": 3.91, "battery_pct": 67,
+              "battery_low": False, "rssi_dbm": -61, "ring_frames": 0, "ring_capacity": 150,
+              "ring_dropped": 0, "fifo_restarts": 0, "frames_sent": 290, "seq": 292}
+    parse_sensor_status(json.dumps(status).encode())
+    topic = f"heelraise/{DEVICE}/sensor"
+    browser.call("open", url=stack.server.url)
+    browser.wait_text("#conn", "connected")
+    assert not browser.call("visible", selector="#clip")   # no clip-on: nothing said
+    clip.publish(topic, status, retain=True)
+    browser.wait_text("#clip", "clip-on battery 67 %")
+    clip.publish(topic, {**status, "battery_v": 3.41, "battery_pct": 4, "battery_low": True},
+                 retain=True)
+    browser.wait_text("#clip", "clip-on battery low (3.41 V): charge it")
+    assert browser.call("attr", selector="#clip", name="data-state") == "low"
+    clip.publish(topic, {k: status[k] for k in ("v", "device", "boot_id", "firmware")}
+                 | {"id": "1a2b3c4d-will", "state": "offline"}, retain=True)
+    browser.wait_text("#clip", "clip-on offline")
+    clip.close()

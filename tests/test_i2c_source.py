@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 
 import numpy as np
 import pytest
-from fake_i2c import FakeBus, FakeClock, FakeLSM6DS, FakeMPU6050
+from fake_i2c import FakeClock, FakeLSM6DS, FakeMPU6050
+from fake_smbus import FakeBus
 
 from pi_service.errors import SensorError
 from pi_service.samples import SampleBlock
@@ -20,22 +22,25 @@ from pi_service.sources.i2c import (
     sensors_main,
 )
 
-CHIPS = {  # name → (fake factory, address, g per LSB at ±4 g, dps per LSB at ±500 dps)
-    "MPU-6050": (FakeMPU6050, 0x68, 1 / 8192, 1 / 65.5),
-    "LSM6DS3": (lambda m: FakeLSM6DS("LSM6DS3", m), 0x6A, 0.122e-3, 17.5e-3),
-    "LSM6DS3TR-C": (lambda m: FakeLSM6DS("LSM6DS3TR-C", m), 0x6A, 0.122e-3, 17.5e-3),
-    "LSM6DSOX": (lambda m: FakeLSM6DS("LSM6DSOX", m), 0x6B, 0.122e-3, 17.5e-3),
+CHIPS = {  # name → (fake factory, address, g per LSB at ±4 g, dps per LSB at ±2000 dps)
+    "MPU-6050": (FakeMPU6050, 0x68, 1 / 8192, 1 / 16.4),
+    "LSM6DS3": (lambda m: FakeLSM6DS("LSM6DS3", m), 0x6A, 0.122e-3, 70e-3),
+    "LSM6DS3TR-C": (lambda m: FakeLSM6DS("LSM6DS3TR-C", m), 0x6A, 0.122e-3, 70e-3),
+    "LSM6DSOX": (lambda m: FakeLSM6DS("LSM6DSOX", m), 0x6B, 0.122e-3, 70e-3),
 }
 
 
-def pitching(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pitching(t: float) -> tuple[float, ...]:
     """A foot rocking ±30° at 0.5 Hz about y: gravity turns, the gyro sees the rate."""
-    w = 2 * np.pi * 0.5
-    pitch = np.radians(30) * np.sin(w * t)
-    accel = np.stack([np.sin(pitch), np.zeros_like(t), np.cos(pitch)], axis=1)
-    rate_dps = np.degrees(np.radians(30) * w * np.cos(w * t))
-    gyro = np.stack([np.zeros_like(t), rate_dps, 0.1 * rate_dps], axis=1)
-    return accel, gyro
+    w = 2 * math.pi * 0.5
+    pitch = math.radians(30) * math.sin(w * t)
+    rate_dps = math.degrees(math.radians(30) * w * math.cos(w * t))
+    return math.sin(pitch), 0.0, math.cos(pitch), 0.0, rate_dps, 0.1 * rate_dps
+
+
+def motion_at(motion, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.array([motion(float(x)) for x in t]).reshape(-1, 6)
+    return rows[:, :3], rows[:, 3:]
 
 
 class Rig:
@@ -70,13 +75,13 @@ class Rig:
         """Every sample is one the chip measured, stamped within one period after it was
         measured, and decodes to the motion within half an LSB (so no torn words)."""
         period = 1 / self.source.rate_hz
-        true_t = self.chip.times()
+        true_t = np.array(self.chip.times())
         for b in blocks:
             idx = np.searchsorted(true_t, b.t + 1e-9, side="right") - 1
             late = b.t - true_t[idx]
             assert np.all((late >= -1e-9) & (late < period + 1e-9)), late
             assert len(np.unique(idx)) == len(idx)
-            accel, gyro = self.motion(true_t[idx])
+            accel, gyro = motion_at(self.motion, true_t[idx])
             np.testing.assert_allclose(b.accel_g, accel, atol=0.5 * self.g_lsb + 1e-12)
             np.testing.assert_allclose(b.gyro_dps, gyro, atol=0.5 * self.dps_lsb + 1e-12)
 
@@ -108,11 +113,9 @@ def test_high_and_low_bytes_come_from_one_sample(name):
     g_lsb = CHIPS[name][2]
 
     def ramp(t):
-        k = np.rint(t * 1e4) % 101  # distinct per sample whatever the ODR
-        accel = np.zeros((len(t), 3))
-        accel[:, 0] = (k * 257 - 13000) * g_lsb  # +257 LSB per step: high and low byte move
-        accel[:, 2] = 1.0
-        return accel, np.zeros((len(t), 3))
+        k = round(t * 1e4) % 101  # distinct per sample whatever the ODR
+        # +257 LSB per step: high and low byte move
+        return (k * 257 - 13000) * g_lsb, 0.0, 1.0, 0.0, 0.0, 0.0
 
     rig = Rig(name, motion=ramp)
     blocks = rig.take(10)
@@ -313,3 +316,19 @@ def test_a_sensor_missing_at_start_is_waited_for_when_asked():
     assert source.connected and source.kind == "mpu6050"
     assert abs(block.accel_g[0, 2]) > 0.5
     source.close()
+
+
+@pytest.mark.parametrize("name", CHIPS)
+def test_default_gyro_range_keeps_quick_raises_and_knocks_unclipped(name):
+    """A rushed raise turns the foot at 140-260 °/s and a knock far faster: the default
+    range (±2000 °/s) must hold both, where the old ±500 °/s clipped a knock."""
+
+    def knock(t):
+        rate = 1500.0 * math.sin(2 * math.pi * 3 * t)
+        return 0.0, 0.0, 1.0, rate, -0.2 * rate, 260.0
+
+    rig = Rig(name, motion=knock)
+    blocks = rig.take(10)
+    rig.check_samples(blocks)
+    gyro = np.concatenate([b.gyro_dps for b in blocks])
+    assert gyro[:, 0].max() > 1400 and gyro[:, 0].min() < -1400

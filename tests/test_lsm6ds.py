@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from fake_i2c import FakeBus, FakeLSM6DS, FakeMPU6050
+import struct
 
-from pi_service.errors import SensorError
-from pi_service.sources.lsm6ds import LSM6DS, pair_tagged
+import pytest
+from fake_i2c import FakeI2C, FakeLSM6DS, FakeMPU6050
+
+from pi_service.sources.imu import SAMPLE_BYTES, ChipError
+from pi_service.sources.imu.lsm6ds import LSM6DS
 
 VARIANTS = ["LSM6DS3", "LSM6DS3TR-C", "LSM6DSOX"]
 
 
 def rig(variant, address=0x6A, **kwargs):
-    bus = FakeBus(bus_id=1)
+    bus = FakeI2C(bus_id=1)
     chip = bus.attach(address, FakeLSM6DS(variant))
     driver = LSM6DS(bus, address, bus_id=1, **kwargs)
     driver.check_identity()
@@ -21,9 +22,9 @@ def rig(variant, address=0x6A, **kwargs):
 
 
 def test_mpu_where_an_lsm6ds_was_expected_is_named():
-    bus = FakeBus(bus_id=1)
+    bus = FakeI2C(bus_id=1)
     bus.attach(0x68, FakeMPU6050())
-    with pytest.raises(SensorError) as err:
+    with pytest.raises(ChipError) as err:
         LSM6DS(bus, 0x68, bus_id=1).check_identity()
     assert str(err.value) == (
         "found MPU-6050 (0x68) at 0x68 on bus 1, expected LSM6DS3/LSM6DS3TR-C/LSM6DSOX"
@@ -31,10 +32,10 @@ def test_mpu_where_an_lsm6ds_was_expected_is_named():
 
 
 def test_other_variant_than_asked_for_is_named():
-    bus = FakeBus(bus_id=1)
+    bus = FakeI2C(bus_id=1)
     bus.attach(0x6B, FakeLSM6DS("LSM6DS3"))
     expected = r"found LSM6DS3 \(0x69\) at 0x6b on bus 1, expected LSM6DSOX"
-    with pytest.raises(SensorError, match=expected):
+    with pytest.raises(ChipError, match=expected):
         LSM6DS(bus, 0x6B, variant="LSM6DSOX", bus_id=1).check_identity()
 
 
@@ -50,7 +51,7 @@ def test_identity_tells_the_variants_apart(variant):
 @pytest.mark.parametrize(
     "kwargs, odr, fs_xl, fs_g",
     [
-        ({}, 0b0100, 0b10, 0b01),  # 100 Hz → 104 Hz, ±4 g, ±500 dps
+        ({}, 0b0100, 0b10, 0b11),  # 100 Hz → 104 Hz, ±4 g, ±2000 dps (never saturates)
         (dict(rate_hz=50, accel_range_g=2, gyro_range_dps=250), 0b0011, 0b00, 0b00),
         (dict(rate_hz=208, accel_range_g=16, gyro_range_dps=2000), 0b0101, 0b01, 0b11),
         (dict(rate_hz=170, accel_range_g=8, gyro_range_dps=1000), 0b0101, 0b11, 0b10),
@@ -98,7 +99,7 @@ def test_lowpass_sets_lpf2(variant, lowpass_hz, ctrl1_lpf2, ctrl8):
     ],
 )
 def test_unsupported_settings_are_refused_before_touching_the_bus(kwargs, message):
-    bus = FakeBus()
+    bus = FakeI2C()
     with pytest.raises(ValueError, match=message):
         LSM6DS(bus, 0x6A, **kwargs)
     assert bus.transactions == 0
@@ -110,23 +111,29 @@ def test_unsupported_lowpass_lists_what_the_variant_offers():
         rig("LSM6DSOX", lowpass_hz=30)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_fifo_read_decodes_gyro_then_accel_in_two_transactions(variant):
-    def motion(t):
-        return np.tile([0.5, -0.25, 0.75], (len(t), 1)), np.tile([10.0, -20.0, 30.0], (len(t), 1))
+def decoded(out: bytearray, n: int) -> list[tuple[int, ...]]:
+    return [struct.unpack_from("<6h", out, i * SAMPLE_BYTES) for i in range(n)]
 
-    bus = FakeBus()
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_fifo_read_decodes_to_accel_then_gyro_in_two_transactions(variant):
+    def motion(t):
+        return 0.5, -0.25, 0.75, 10.0, -20.0, 1900.0
+
+    bus = FakeI2C()
     bus.attach(0x6A, FakeLSM6DS(variant, motion))
     driver = LSM6DS(bus, 0x6A)
     driver.check_identity()
     driver.configure()
     bus.clock.advance(0.1)
     before = bus.transactions
-    batch = driver.read_fifo()
+    out = bytearray(64 * SAMPLE_BYTES)
+    n = driver.read_fifo(out)
     assert bus.transactions - before == 2
-    assert len(batch.accel_g) == 10 and batch.lost is None
-    np.testing.assert_allclose(batch.accel_g, [[0.5, -0.25, 0.75]] * 10, atol=0.061e-3)
-    np.testing.assert_allclose(batch.gyro_dps, [[10, -20, 30]] * 10, atol=8.75e-3)
+    assert n == 10 and driver.lost is None
+    # 0.122 mg/LSB at +-4 g; 70 mdps/LSB at +-2000 dps: 1900 deg/s is not clipped
+    assert decoded(out, n) == [(4098, -2049, 6148, 143, -286, 27143)] * 10
+    assert driver.accel_g_per_lsb == 0.122e-3 and driver.gyro_dps_per_lsb == 70e-3
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -134,11 +141,11 @@ def test_overflow_is_reported_then_cleared_by_reset(variant):
     bus, chip, driver = rig(variant)
     driver.configure()
     bus.clock.advance(1.5 * driver.fifo_frames / driver.rate_hz)
-    assert driver.read_fifo().lost == "overflow"
+    out = bytearray(1024 * SAMPLE_BYTES)
+    assert driver.read_fifo(out) == 0 and driver.lost == "overflow"
     driver.reset_fifo()
     bus.clock.advance(0.05)
-    batch = driver.read_fifo()
-    assert batch.lost is None and len(batch.accel_g) == 5
+    assert driver.read_fifo(out) == 5 and driver.lost is None
 
 
 @pytest.mark.parametrize("variant", ["LSM6DS3", "LSM6DS3TR-C"])
@@ -147,32 +154,50 @@ def test_untagged_fifo_left_mid_pattern_is_not_decoded(variant):
     driver.configure()
     bus.clock.advance(0.1)
     bus.nack_next_read(0x6A, 14)  # one frame and one word read, then NACK
+    out = bytearray(64 * SAMPLE_BYTES)
     with pytest.raises(OSError):
-        driver.read_fifo()
-    assert driver.read_fifo().lost == "misaligned"
+        driver.read_fifo(out)
+    assert driver.read_fifo(out) == 0 and driver.lost == "misaligned"
 
 
 def word(tag, slot, xyz):
-    return [tag << 3 | slot << 1, *np.asarray(xyz, dtype="<i2").view(np.uint8)]
+    return bytes([tag << 3 | slot << 1]) + struct.pack("<3h", *xyz)
+
+
+class WordFifo:
+    """A bus whose LSM6DSOX FIFO holds exactly the words a test wrote (DIFF_FIFO = count)."""
+
+    def __init__(self):
+        self.words = b""
+
+    def readfrom_mem_into(self, addr, reg, buf):
+        if reg == 0x0F:
+            buf[0] = 0x6C
+        elif reg == 0x3A:
+            count = len(self.words) // 7
+            buf[0], buf[1] = count & 0xFF, count >> 8
+        else:
+            assert reg == 0x78
+            buf[:] = self.words[: len(buf)]
+            self.words = self.words[len(buf):]
 
 
 def test_tagged_words_pair_by_time_slot_drop_orphans_and_carry_the_last():
-    words = np.array(
-        [
-            word(1, 0, [1, 2, 3]), word(2, 0, [4, 5, 6]),  # gyro, accel: one sample
-            word(4, 0, [0, 0, 0]),  # timestamp word: ignored
-            word(1, 1, [9, 9, 9]),  # its accel was lost: dropped
-            word(2, 2, [7, 8, 9]), word(1, 2, [-1, -2, -3]),  # accel first: still a pair
-            word(1, 3, [5, 5, 5]),  # partner not read yet: carried
-        ],
-        dtype=np.uint8,
-    )
-    gyro, accel, carry = pair_tagged(words)
-    np.testing.assert_array_equal(gyro, [[1, 2, 3], [-1, -2, -3]])
-    np.testing.assert_array_equal(accel, [[4, 5, 6], [7, 8, 9]])
-    assert carry.tolist() == [word(1, 3, [5, 5, 5])]
-    more = np.concatenate([carry, [word(2, 3, [6, 6, 6])]]).astype(np.uint8)
-    gyro, accel, carry = pair_tagged(more)
-    np.testing.assert_array_equal(gyro, [[5, 5, 5]])
-    np.testing.assert_array_equal(accel, [[6, 6, 6]])
-    assert len(carry) == 0
+    bus = WordFifo()
+    driver = LSM6DS(bus, 0x6A)
+    driver.check_identity()
+    bus.words = b"".join([
+        word(1, 0, [1, 2, 3]), word(2, 0, [4, 5, 6]),  # gyro, accel: one sample
+        word(4, 0, [0, 0, 0]),  # timestamp word: ignored
+        word(1, 1, [9, 9, 9]),  # its accel was lost: dropped
+        word(2, 2, [7, 8, 9]), word(1, 2, [-1, -2, -3]),  # accel first: still a pair
+        word(1, 3, [5, 5, 5]),  # partner not read yet: carried
+    ])
+    out = bytearray(8 * SAMPLE_BYTES)
+    assert driver.read_fifo(out) == 2
+    assert decoded(out, 2) == [(4, 5, 6, 1, 2, 3), (7, 8, 9, -1, -2, -3)]
+    bus.words = word(2, 3, [6, 6, 6])
+    assert driver.read_fifo(out) == 1
+    assert decoded(out, 1) == [(6, 6, 6, 5, 5, 5)]
+    bus.words = word(2, 0, [1, 1, 1])
+    assert driver.read_fifo(out) == 0  # nothing carried any more: waits for its partner

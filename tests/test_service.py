@@ -224,7 +224,8 @@ def test_an_unplugged_sensor_is_reported_lost_and_back_with_the_led_pattern(brok
     """Fake I2C chip → I2CSource → Service → real broker and gpiozero mock LED."""
     import time
 
-    from fake_i2c import FakeBus, FakeClock, FakeMPU6050
+    from fake_i2c import FakeClock, FakeMPU6050
+    from fake_smbus import FakeBus
     from gpiozero.pins.mock import MockFactory
 
     from pi_service.feedback import Feedback, FeedbackConfig

@@ -6,8 +6,8 @@ import { loadConfig } from "./config.js";
 import { setupEntry } from "./entry.js";
 import { Model, kindOf, topicsFor } from "./model.js";
 import {
-  renderConnection, renderLastRep, renderLive, renderProgress, renderRest, renderStatus,
-  renderToday,
+  renderClip, renderConnection, renderLastRep, renderLive, renderProgress, renderRest,
+  renderStatus, renderToday,
 } from "./view.js";
 
 // CONNACK codes for a refused login (MQTT 3.1.1): Mosquitto answers 5 to a bad password.
@@ -15,6 +15,7 @@ const REFUSED_LOGIN = new Set([4, 5]);
 
 function renderAll(model, cfg) {
   renderStatus(model, cfg.device);
+  renderClip(model);
   renderLive(model);
   renderLastRep(model);
   renderRest(model);
@@ -30,6 +31,7 @@ function renderersFor(kind, model, cfg) {
   const progress = () => renderProgress(model, cfg.painLimit);
   return {
     status: [() => renderStatus(model, cfg.device), live],
+    sensor: [() => renderClip(model)],
     phase: [live],
     rep: [live, () => renderLastRep(model), rest],
     hold: [live, () => renderLastRep(model), rest],
@@ -72,11 +74,14 @@ async function start() {
   });
 
   client.on("connect", () => {
-    renderConnection("connected");
+    // "connected" once subscribed: a message sent before the broker has the subscription
+    // would never reach this page, so saying so earlier would promise too much.
     client.subscribe(topicsFor(cfg.device), { qos: 1 }, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
       if (err || refused.length) {
         renderConnection("error", `cannot read ${refused.join(", ") || err.message}`);
+      } else {
+        renderConnection("connected");
       }
     });
   });

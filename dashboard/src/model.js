@@ -8,7 +8,9 @@ import { localDay } from "./format.js";
 const STALE_SET_MS = 15 * 60 * 1000;
 
 export function topicsFor(device) {
-  const live = ["status", "phase", "rep", "set", "hold"].map((k) => `heelraise/${device}/${k}`);
+  const live = ["status", "sensor", "phase", "rep", "set", "hold"].map(
+    (k) => `heelraise/${device}/${k}`,
+  );
   const log = ["today", "last_session", "week", "stage_progress", "progress"].map(
     (k) => `heelraise/log/${device}/${k}`,
   );
@@ -28,6 +30,7 @@ export class Model {
   constructor(stages = {}) {
     this.stages = stages;
     this.status = null;
+    this.clip = null; // the wireless clip-on's own retained status (battery, signal)
     this.phase = null;
     this.stage = null;
     this.current = null; // {session, setIndex, reps: [], holds: [], ended}
@@ -52,6 +55,9 @@ export class Model {
       case "status":
         this.status = payload;
         if (Number.isInteger(payload.stage)) this.stage = payload.stage;
+        return true;
+      case "sensor":
+        this.clip = payload;
         return true;
       case "phase":
         this.phase = payload.phase ?? null;

@@ -32,6 +32,26 @@ export function renderStatus(model, device) {
   }
 }
 
+// The wireless clip-on's battery: a warning to charge it before it dies mid-set.
+export function renderClip(model) {
+  const pill = $("clip");
+  const clip = model.clip;
+  pill.hidden = !clip;
+  if (!clip) return;
+  if (clip.state === "offline") {
+    pill.dataset.state = "offline";
+    pill.textContent = "clip-on offline";
+  } else if (clip.battery_low) {
+    pill.dataset.state = "low";
+    const volts = typeof clip.battery_v === "number" ? ` (${clip.battery_v.toFixed(2)} V)` : "";
+    pill.textContent = `clip-on battery low${volts}: charge it`;
+  } else {
+    pill.dataset.state = "ok";
+    pill.textContent = clip.battery_pct == null ? "clip-on"
+      : `clip-on battery ${clip.battery_pct} %`;
+  }
+}
+
 export function renderLive(model) {
   const phase = $("phase");
   phase.dataset.phase = model.phase ?? "none";

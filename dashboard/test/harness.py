@@ -33,9 +33,9 @@ ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
 CHROMIUM = "/usr/bin/chromium"
 
 # Logins as in the deployed ACL: the device "left" (its service), the log, the read-only
-# dashboard, and the person rating on the page.
+# dashboard, the person rating on the page, and the clip-on.
 USERS = {"left": "service-secret", "heelraise-log": "log-secret",
-         "dashboard": "dashboard-secret", "rating": "rating-secret"}
+         "dashboard": "dashboard-secret", "rating": "rating-secret", "sensor": "clip-secret"}
 
 
 def missing() -> str | None:

@@ -1,11 +1,15 @@
-"""IMUs on the Pi's own I2C bus: scanning, FIFO burst reads, and a source that survives unplugging.
+"""IMUs on the Pi's own I2C bus: scanning, the smbus2 edge of the drivers, and a source
+that survives unplugging.
 
-The chips buffer samples in their FIFO; we fetch whole frames in one ``i2c_rdwr``
-transaction per poll (SMBus block reads stop at 32 bytes, and reading one register
-per value would both flood the bus and mix high and low bytes of different samples).
-Sample times come from the frame count times the output-data-rate period, anchored
-to a monotonic clock whenever the stream (re)starts, so anything lost — a FIFO
-overflow, a bus error, a reconnect — shows up as a jump in ``t``.
+The chip logic lives in :mod:`pi_service.sources.imu`, written once for the Pi and
+the clip-on's MicroPython; here it meets smbus2 through :class:`SMBusI2C`, and its
+bytes become numpy arrays. The chips buffer samples in their FIFO; each poll fetches
+whole frames in one ``i2c_rdwr`` transaction (SMBus block reads stop at 32 bytes,
+and reading one register per value would both flood the bus and mix high and low
+bytes of different samples). Sample times come from the frame count times the
+output-data-rate period, anchored to a monotonic clock whenever the stream
+(re)starts, so anything lost — a FIFO overflow, a bus error, a reconnect — shows
+up as a jump in ``t``.
 """
 
 from __future__ import annotations
@@ -24,25 +28,12 @@ from smbus2.smbus2 import I2C_M_RD
 
 from ..errors import SensorError
 from ..samples import SampleBlock
+from .imu import DRIVERS, ChipError, FifoChip, bus_label, driver_for, supported
+from .imu import identify as _identify
+from .imu import scan as _scan
+from .imu.fifo import MAX_BURST_BYTES
 
 log = logging.getLogger(__name__)
-
-#: Where the supported IMUs can live: MPU-6050 (AD0 low/high), LSM6DS (SA0 low/high).
-SCAN_ADDRESSES = (0x68, 0x69, 0x6A, 0x6B)
-
-#: WHO_AM_I register of the InvenSense MPU family and the values we can name.
-MPU_WHO_AM_I = 0x75
-MPU_IDS = {0x68: "MPU-6050", 0x70: "MPU-6500", 0x71: "MPU-9250"}
-#: WHO_AM_I register of the ST LSM6DS family and the values we can name.
-ST_WHO_AM_I = 0x0F
-ST_IDS = {0x69: "LSM6DS3", 0x6A: "LSM6DS3TR-C", 0x6B: "LSM6DSR", 0x6C: "LSM6DSOX"}
-#: The chips this package has drivers for.
-SUPPORTED = ("MPU-6050", "LSM6DS3", "LSM6DS3TR-C", "LSM6DSOX")
-
-#: Linux i2c-dev refuses messages longer than this (drivers/i2c/i2c-dev.c).
-MAX_BURST_BYTES = 8192
-
-UNKNOWN = "unknown device"
 
 
 class Found(NamedTuple):
@@ -53,52 +44,55 @@ class Found(NamedTuple):
     who_am_i: int | None  # the identifying register's value, None if unknown
 
 
-class FifoBatch(NamedTuple):
-    """What one poll of a chip's FIFO produced, already in physical units."""
+class SMBusI2C:
+    """``machine.I2C``'s two memory calls over an smbus2 bus: what the shared drivers use.
 
-    accel_g: np.ndarray  # (n, 3)
-    gyro_dps: np.ndarray  # (n, 3)
-    lost: str | None  # why frames were lost since the last poll ("overflow", ...), or None
-    more: bool  # whole frames are still waiting (the burst was capped)
+    A read of more than one byte is one ``i2c_rdwr`` (register write, repeated start,
+    read) straight into the caller's buffer, through one reused pair of ``i2c_msg``,
+    so a FIFO burst allocates nothing per sample.
+    """
+
+    def __init__(self, bus: Any, bus_id: int | str | None = None) -> None:
+        self.bus = bus
+        self.bus_id = bus_id if bus_id is not None else getattr(bus, "bus_id", None)
+        self._reg = ctypes.create_string_buffer(1)
+        self._write = i2c_msg(addr=0, flags=0, len=1, buf=self._reg)
+        self._read = i2c_msg(addr=0, flags=I2C_M_RD, len=1, buf=self._reg)
+
+    def readfrom_mem_into(self, addr: int, memaddr: int, buf: bytearray | memoryview) -> None:
+        n = len(buf)
+        if n == 1:
+            buf[0] = self.bus.read_byte_data(addr, memaddr)
+            return
+        self._reg[0] = memaddr
+        self._write.addr = self._read.addr = addr
+        self._read.len = n
+        self._read.buf = ctypes.cast((ctypes.c_char * n).from_buffer(buf),
+                                     ctypes.POINTER(ctypes.c_char))
+        self.bus.i2c_rdwr(self._write, self._read)
+
+    def writeto_mem(self, addr: int, memaddr: int, buf: bytes | bytearray) -> None:
+        if len(buf) == 1:
+            self.bus.write_byte_data(addr, memaddr, buf[0])
+        else:
+            self.bus.write_i2c_block_data(addr, memaddr, list(buf))
 
 
-def bus_label(bus: Any, bus_id: int | str | None = None) -> str:
-    """How to name a bus in messages: "bus 1", or the object's ``bus_id`` if it has one."""
-    if bus_id is None:
-        bus_id = getattr(bus, "bus_id", None)
-    return f"bus {bus_id}" if bus_id is not None else "the I2C bus"
+def _as_i2c(bus: Any) -> Any:
+    """The drivers' view of a bus: an smbus2-like object wrapped, a machine.I2C-like kept."""
+    return bus if hasattr(bus, "readfrom_mem_into") and not hasattr(bus, "i2c_rdwr") \
+        else SMBusI2C(bus)
 
 
 def identify(bus: Any, address: int) -> Found | None:
-    """Name the device at ``address`` from its WHO_AM_I, or None if nothing acknowledges.
-
-    The MPU register is asked first: on an LSM6DS its address holds a user offset
-    (0 by default), whereas the MPU-6050's 0x0F is factory self-test trim that can
-    hold any byte, including an ST chip's identity.
-    """
-    try:
-        who = bus.read_byte_data(address, MPU_WHO_AM_I)
-    except OSError:
-        return None
-    if who in MPU_IDS:
-        return Found(address, MPU_IDS[who], who)
-    try:
-        who = bus.read_byte_data(address, ST_WHO_AM_I)
-    except OSError:
-        return None
-    if who in ST_IDS:
-        return Found(address, ST_IDS[who], who)
-    return Found(address, UNKNOWN, None)
+    """Name the device at ``address`` from its WHO_AM_I, or None if nothing acknowledges."""
+    hit = _identify(_as_i2c(bus), address)
+    return None if hit is None else Found(address, *hit)
 
 
 def scan(bus: Any) -> list[Found]:
     """Probe the IMU addresses (0x68–0x6B) and name what answers."""
-    found = []
-    for address in SCAN_ADDRESSES:
-        hit = identify(bus, address)
-        if hit is not None:
-            found.append(hit)
-    return found
+    return [Found(*hit) for hit in _scan(_as_i2c(bus))]
 
 
 def describe_scan(found: list[Found], bus_id: int | str = 1) -> str:
@@ -112,7 +106,7 @@ def describe_scan(found: list[Found], bus_id: int | str = 1) -> str:
         )
     lines = [f"I2C bus {bus_id}:"]
     for f in found:
-        if f.chip in SUPPORTED:
+        if f.chip in supported():
             note = f"{f.chip} (WHO_AM_I 0x{f.who_am_i:02X}), supported"
         elif f.who_am_i is not None:
             note = f"{f.chip} (WHO_AM_I 0x{f.who_am_i:02X}), not supported"
@@ -146,112 +140,7 @@ def sensors_main(bus: Any = 1, out: Callable[[str], None] = print) -> int:
         found = scan(bus)
         bus_id = getattr(bus, "bus_id", "?")
     out(describe_scan(found, bus_id))
-    return 0 if any(f.chip in SUPPORTED for f in found) else 1
-
-
-def to_int16_frames(raw: np.ndarray, words_per_frame: int, big_endian: bool) -> np.ndarray:
-    """View a byte buffer of whole frames as (n, words) int16, in the chip's byte order."""
-    dtype = ">i2" if big_endian else "<i2"
-    return raw.view(dtype).reshape(-1, words_per_frame)
-
-
-class FifoChip:
-    """What the MPU-6050 and LSM6DS drivers share: the bus, identity, burst reads.
-
-    Reads go into one preallocated buffer through one reused pair of ``i2c_msg``
-    (a register-address write, then a read of many bytes), so a poll allocates
-    nothing per sample. A burst's view is only valid until the next read.
-    """
-
-    #: display name of the chip family; subclasses refine it after the identity check
-    name = "IMU"
-    #: bytes per FIFO frame (one accel + gyro sample, or one tagged word for LSM6DSOX)
-    frame_bytes = 12
-
-    def __init__(self, bus: Any, address: int, bus_id: int | str | None = None) -> None:
-        if not 0x03 <= address <= 0x77:
-            raise ValueError(f"I2C address 0x{address:02x} is outside 0x03-0x77")
-        self.bus = bus
-        self.address = address
-        self.where = f"0x{address:02x} on {bus_label(bus, bus_id)}"
-        self._buf = ctypes.create_string_buffer(MAX_BURST_BYTES)
-        self._view = np.frombuffer(self._buf, dtype=np.uint8)
-        self._reg = ctypes.create_string_buffer(1)
-        self._write_msg = i2c_msg(addr=address, flags=0, len=1, buf=self._reg)
-        self._read_msg = i2c_msg(addr=address, flags=I2C_M_RD, len=1, buf=self._buf)
-
-    # -- bus access ---------------------------------------------------------------
-
-    def burst(self, register: int, nbytes: int) -> np.ndarray:
-        """Read ``nbytes`` from ``register`` in one transaction (a uint8 view, valid until
-        the next burst). FIFO output registers do not advance, so this drains the FIFO."""
-        if not 0 < nbytes <= MAX_BURST_BYTES:
-            raise ValueError(f"burst of {nbytes} bytes (1..{MAX_BURST_BYTES})")
-        self._reg[0] = register
-        self._read_msg.len = nbytes
-        self.bus.i2c_rdwr(self._write_msg, self._read_msg)
-        return self._view[:nbytes]
-
-    def write(self, register: int, value: int) -> None:
-        self.bus.write_byte_data(self.address, register, value)
-
-    def expect(self, register: int, ids: dict[int, str], wanted: tuple[str, ...]) -> str:
-        """Read WHO_AM_I; return the chip's name if it is one of ``wanted``, else raise
-        SensorError saying what is there instead."""
-        who = self.bus.read_byte_data(self.address, register)
-        name = ids.get(who)
-        if name in wanted:
-            return name
-        found = identify(self.bus, self.address)
-        seen = found.chip if found is not None else UNKNOWN
-        value = found.who_am_i if found is not None and found.who_am_i is not None else who
-        raise SensorError(f"found {seen} (0x{value:02X}) at {self.where}, expected {self.name}")
-
-    # -- what each driver provides ------------------------------------------------
-
-    #: output data rate actually configured, Hz
-    rate_hz: float
-    #: frames the FIFO holds before it overflows
-    fifo_frames: int
-
-    def check_identity(self) -> None:
-        raise NotImplementedError
-
-    def is_configured(self) -> bool:
-        """Whether the chip still holds our configuration (a power glitch resets it)."""
-        raise NotImplementedError
-
-    def configure(self) -> None:
-        """Write rate, ranges and filter, then start a clean FIFO."""
-        raise NotImplementedError
-
-    def reset_fifo(self) -> None:
-        raise NotImplementedError
-
-    def read_fifo(self) -> FifoBatch:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        """Power the sensor down (best effort, on close)."""
-        raise NotImplementedError
-
-
-def pick(table: dict[Any, Any], value: Any, what: str, chip: str) -> Any:
-    """Look ``value`` up in a driver table; a value not in it is a ValueError naming the choices."""
-    try:
-        return table[value]
-    except (KeyError, TypeError):
-        choices = ", ".join(str(k) for k in table)
-        raise ValueError(
-            f"{what} {value!r} not supported by {chip}; choose one of {choices}"
-        ) from None
-
-
-def nearest_rate(rate_hz: float, available: list[float], chip: str) -> float:
-    """The supported rate nearest to ``rate_hz`` (50–208 Hz is what the pipeline needs)."""
-    if not 50 <= rate_hz <= 208:
-        raise ValueError(f"rate_hz {rate_hz} not supported by {chip}; choose 50-208 Hz")
-    return min(available, key=lambda r: abs(r - rate_hz))
+    return 0 if any(f.chip in supported() for f in found) else 1
 
 
 class FrameClock:
@@ -286,8 +175,19 @@ class FrameClock:
         return t
 
 
-CHIPS = ("auto", "mpu6050", "lsm6ds", "lsm6ds3", "lsm6ds3tr-c", "lsm6dsox")
-VARIANT_OF = {"lsm6ds3": "LSM6DS3", "lsm6ds3tr-c": "LSM6DS3TR-C", "lsm6dsox": "LSM6DSOX"}
+def _chip_keys() -> dict[str, tuple[type[FifoChip] | None, str | None]]:
+    """Config names of the chips -> (driver, variant): "mpu6050", "lsm6ds", "lsm6dsox", ..."""
+    keys: dict[str, tuple[type[FifoChip] | None, str | None]] = {"auto": (None, None)}
+    for driver in DRIVERS:
+        keys[driver.KEY] = (driver, None)
+        if len(driver.IDS) > 1:
+            for name in sorted(driver.IDS.values()):
+                keys[name.lower()] = (driver, name)
+    return keys
+
+
+#: what ``chip=`` accepts: "auto", each driver's family and each variant it drives
+CHIPS = _chip_keys()
 
 
 class I2CSource:
@@ -313,7 +213,7 @@ class I2CSource:
         chip: str = "auto",
         rate_hz: float = 100,
         accel_range_g: int = 4,
-        gyro_range_dps: int = 500,
+        gyro_range_dps: int = 2000,
         lowpass_hz: float | None = None,
         poll_s: float = 0.1,
         retry_s: tuple[float, float] = (0.5, 5.0),
@@ -340,6 +240,8 @@ class I2CSource:
             gyro_range_dps=gyro_range_dps,
             lowpass_hz=lowpass_hz,
         )
+        self._bus_id: int | str | None = bus if isinstance(bus, int) \
+            else getattr(bus, "bus_id", None)
         self._check_settings()
         self.poll_s = poll_s
         self.retry_s = retry_s
@@ -350,7 +252,6 @@ class I2CSource:
         if self._owns_bus:
             from smbus2 import SMBus
 
-            self._bus_id: int | str | None = bus
             try:
                 self._bus = SMBus(bus)
             except OSError as exc:
@@ -360,7 +261,8 @@ class I2CSource:
                 ) from exc
         else:
             self._bus = bus
-            self._bus_id = getattr(bus, "bus_id", None)
+        self._i2c = SMBusI2C(self._bus, self._bus_id)
+        self._out = bytearray(MAX_BURST_BYTES)  # decoded samples of one poll
         self.chip: FifoChip
         self.connected = False
         self._frames = FrameClock(1.0 / rate_hz)
@@ -385,57 +287,45 @@ class I2CSource:
 
     # -- connecting ---------------------------------------------------------------
 
+    def _make(self, driver: type[FifoChip], bus: Any, address: int | None,
+              variant: str | None, **settings: Any) -> FifoChip:
+        kwargs: dict[str, Any] = dict(settings, bus_id=self._bus_id,
+                                      burst_bytes=MAX_BURST_BYTES)
+        if variant is not None:
+            kwargs["variant"] = variant
+        return driver(bus, driver.ADDRESSES[0] if address is None else address, **kwargs)
+
     def _check_settings(self) -> None:
         """Refuse unsupported rates and ranges before touching the bus (ValueError).
 
         With ``chip="auto"`` a low-pass value can only be checked once the chip is known.
         """
-        from .lsm6ds import LSM6DS
-        from .mpu6050 import MPU6050
-
         settings = dict(self._settings)
-        if self._wanted == "auto":
+        driver, variant = CHIPS[self._wanted]
+        if driver is None:
             settings["lowpass_hz"] = None
-        if self._wanted in ("auto", "mpu6050"):
-            MPU6050(None, 0x68, **settings)
-        if self._wanted != "mpu6050":
-            LSM6DS(None, 0x6A, **settings, variant=VARIANT_OF.get(self._wanted))
+        for d in DRIVERS if driver is None else (driver,):
+            self._make(d, None, None, variant, **settings)
 
     def _candidates(self) -> list[FifoChip]:
-        from .lsm6ds import LSM6DS
-        from .mpu6050 import MPU6050
-
-        if self._wanted == "auto" and self._address is None:
-            kinds = []
-            for found in scan(self._bus):
-                if found.chip == "MPU-6050":
-                    kinds.append((MPU6050, found.address))
-                elif found.chip in SUPPORTED:
-                    kinds.append((LSM6DS, found.address))
+        driver, variant = CHIPS[self._wanted]
+        if driver is None and self._address is None:
+            kinds = [(driver_for(f.chip), f.address) for f in scan(self._i2c)]
+            kinds = [(d, a) for d, a in kinds if d is not None]
             if not kinds:
                 where = bus_label(self._bus, self._bus_id)
                 raise SensorError(
                     f"no supported IMU answered at 0x68-0x6B on {where}; check wiring, "
                     f"I2C enabled (raspi-config), i2cdetect -y {self._bus_id or 1}"
                 )
+        elif driver is None:
+            found = identify(self._i2c, self._address)
+            known = driver_for(found.chip) if found is not None else None
+            kinds = [(d, self._address) for d in ((known,) if known else DRIVERS)]
         else:
-            if self._wanted == "mpu6050":
-                cls, homes = MPU6050, (0x68, 0x69)
-            elif self._wanted == "auto":
-                found = identify(self._bus, self._address)
-                cls = MPU6050 if found is not None and found.chip == "MPU-6050" else LSM6DS
-                homes = ()
-            else:
-                cls, homes = LSM6DS, (0x6A, 0x6B)
-            addresses = [self._address] if self._address is not None else list(homes)
-            kinds = [(cls, a) for a in addresses]
-        chips = []
-        for cls, address in kinds:
-            kwargs = dict(self._settings, bus_id=self._bus_id)
-            if cls is LSM6DS:
-                kwargs["variant"] = VARIANT_OF.get(self._wanted)
-            chips.append(cls(self._bus, address, **kwargs))
-        return chips
+            addresses = [self._address] if self._address is not None else driver.ADDRESSES
+            kinds = [(driver, a) for a in addresses]
+        return [self._make(d, self._i2c, a, variant, **self._settings) for d, a in kinds]
 
     def _connect(self) -> FifoChip:
         """Find the chip, check it is what we want, configure it. Raises OSError/SensorError."""
@@ -443,7 +333,7 @@ class I2CSource:
         for chip in self._candidates():
             try:
                 chip.check_identity()
-            except SensorError as exc:
+            except ChipError as exc:
                 errors.append(str(exc))
                 continue
             except OSError:
@@ -452,7 +342,7 @@ class I2CSource:
             chip.configure()
             log.info("%s at %s, %.1f Hz", chip.name, chip.where, chip.rate_hz)
             return chip
-        others = [f"{f.chip} at 0x{f.address:02x}" for f in scan(self._bus)]
+        others = [f"{f.chip} at 0x{f.address:02x}" for f in scan(self._i2c)]
         if others:
             errors.append("on the bus: " + ", ".join(others))
         raise SensorError("; ".join(errors))
@@ -485,17 +375,17 @@ class I2CSource:
                 continue
             more = False
             try:
-                batch = self.chip.read_fifo()
+                n = self.chip.read_fifo(self._out)
                 now_s = self._clock()
-                more = batch.more
-                if batch.lost:
-                    log.warning("%s FIFO %s: samples lost, resetting", self.chip.name, batch.lost)
+                more = self.chip.more
+                if self.chip.lost:
+                    log.warning("%s FIFO %s: samples lost, resetting", self.chip.name,
+                                self.chip.lost)
                     self._restart_fifo()
                     continue
-                n = len(batch.accel_g)
                 if n:
                     last_data_s = now_s
-                    yield SampleBlock(self._frames.stamp(n, now_s), batch.accel_g, batch.gyro_dps)
+                    yield self._block(n, now_s)
                 elif now_s - last_data_s > stall_s:
                     last_data_s = now_s
                     if not self.chip.is_configured():
@@ -511,6 +401,12 @@ class I2CSource:
                     continue
             if not more and not self._closed:
                 self._sleep(self.poll_s)
+
+    def _block(self, n: int, now_s: float) -> SampleBlock:
+        """The poll's samples as arrays in g and deg/s: numpy starts here, at the edge."""
+        raw = np.frombuffer(self._out, dtype="<i2", count=6 * n).reshape(n, 6)
+        return SampleBlock(self._frames.stamp(n, now_s), raw[:, :3] * self.chip.accel_g_per_lsb,
+                           raw[:, 3:] * self.chip.gyro_dps_per_lsb)
 
     def _restart_fifo(self) -> None:
         """Discard what is in the FIFO and anchor time afresh; if even that fails, it is gone."""

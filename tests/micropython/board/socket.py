@@ -1,0 +1,1 @@
+from usocket import *  # noqa: F401,F403 - the same fake under both names

@@ -13,7 +13,7 @@ The detector is run through its public API only, ``analyze(blocks, stage,
 hold_stage=load_stage(1))``, fed in blocks of 10 samples as live. Conditions that
 are about files (host timestamps, bad values) go through a file and
 ``read_recording``, the path ``heelraise analyze FILE`` takes. A session the
-detector or the reader refuses (``CalibrationError``, ``InputError``) counts as
+detector or the reader refuses (``SampleError``, ``InputError``) counts as
 refused: its sets are not counted right and its reps are missed.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/accuracy.py [--sessions N]
@@ -47,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.transform import Rotation
 
 from pi_service.errors import InputError
-from pi_service.pipeline import Analysis, CalibrationError, analyze
+from pi_service.pipeline import Analysis, SampleError, analyze
 from pi_service.samples import SampleBlock
 from pi_service.sources import perturb
 from pi_service.sources.activities import ACTIVITIES, LOCOMOTION
@@ -444,7 +444,7 @@ def run_one(job: tuple[str, int, int, list[str]]) -> Score:
             block = case.block if case.path is None else read_recording(case.path)
             found = analyze(block.split(BLOCK), load_stage(case.stage),
                             hold_stage=load_stage(1))
-        except (CalibrationError, InputError) as exc:
+        except (SampleError, InputError) as exc:
             result.refused = f"{type(exc).__name__}: {exc}"
             result.failures.append(f"{where}: refused: {exc}")
         except Exception as exc:        # a crash must show as one, not stop the run

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pi_service.pipeline.calibration import Calibration, CalibrationError
+from pi_service.pipeline.calibration import Calibration
 
 from .file import load_calibration, save_calibration
 
-__all__ = ["Calibration", "CalibrationError", "load_calibration", "save_calibration"]
+__all__ = ["Calibration", "load_calibration", "save_calibration"]

@@ -71,9 +71,10 @@ class Context:
         check_device(self.device)
 
 
-def _r(x: float) -> float:
-    """Floats go out at millisecond / milli-degree resolution: more is noise."""
-    return round(float(x), 3)
+def _r(x: float | None) -> float | None:
+    """Floats go out at millisecond / milli-degree resolution: more is noise. None (a
+    boundary a gap hid) stays None."""
+    return None if x is None else round(float(x), 3)
 
 
 def _head(ctx: Context, t_s: float) -> dict:
@@ -110,7 +111,7 @@ def rep_payload(ctx: Context, rep: Rep, set_index: int) -> dict:
     """A completed rep; ``set_index`` is the set in progress (1-based)."""
     stage = _stage(ctx, "rep")
     return {
-        **_head(ctx, rep.end_s),
+        **_head(ctx, rep.span_s[1]),
         "stage": stage.number, "set_index": set_index, "index": rep.index,
         "start_s": _r(rep.start_s), "top_s": _r(rep.top_s), "lower_s": _r(rep.lower_s),
         "end_s": _r(rep.end_s), "up_s": _r(rep.up_s), "hold_s": _r(rep.hold_s),
@@ -118,6 +119,7 @@ def rep_payload(ctx: Context, rep: Rep, set_index: int) -> dict:
         "bottom_deg": _r(rep.bottom_deg), "height_cm": _r(rep.height_cm),
         "verdict": Verdict(rep.verdict).value,
         "faults": [Verdict(f).value for f in rep.faults],
+        "gaps": rep.gaps, "knocks": rep.knocks,
         "target": target(stage), **_origin(ctx),
     }
 
@@ -163,8 +165,10 @@ def log_status_payload(state: str) -> dict:
 
 
 def status_payload(device: str, *, state: str, sensor: str, source: str, stage: int,
-                   running: bool, time: str | None = None, msg_id: str | None = None) -> dict:
+                   running: bool, calibration: str | None = None, time: str | None = None,
+                   msg_id: str | None = None) -> dict:
     """The retained status; ``time`` defaults to now."""
     return {"v": VERSION, "id": msg_id or new_id(), "device": check_device(device),
             "time": time or iso_utc(datetime.now(UTC).timestamp()), "state": state,
-            "sensor": sensor, "source": source, "stage": stage, "running": running}
+            "sensor": sensor, "source": source, "stage": stage, "running": running,
+            **({} if calibration is None else {"calibration": calibration})}

@@ -29,7 +29,8 @@ def _stage_arg(parser: argparse.ArgumentParser, default: int | None = 2) -> None
 
 
 def _fmt(value: float | None, unit: str = "s", width: int = 5) -> str:
-    return f"{value:{width}.1f}{unit}" if value is not None else " " * (width + len(unit))
+    """A figure, or a "?" where a gap hid it."""
+    return f"{value:{width}.1f}{unit}" if value is not None else f"{'?':>{width}}{unit}"
 
 
 def print_table(result: dict, out: TextIO | None = None) -> None:
@@ -39,9 +40,10 @@ def print_table(result: dict, out: TextIO | None = None) -> None:
     print(f"{'rep':>4} {'start':>8} {'up':>6} {'hold':>6} {'down':>6} {'peak':>6} "
           f"{'bottom':>7} {'height':>7}  verdict", file=out)
     for i, rep in enumerate(reps, 1):
-        print(f"{i:>4} {rep['start_s']:>7.1f}s {_fmt(rep['up_s'])} {_fmt(rep['hold_s'])} "
-              f"{_fmt(rep['down_s'])} {rep['peak_deg']:>5.1f}° {rep['bottom_deg']:>6.1f}° "
-              f"{rep.get('height_cm', 0.0):>5.1f}cm  {rep['verdict']}", file=out)
+        print(f"{i:>4} {_fmt(rep['start_s'], 's', 7)} {_fmt(rep['up_s'])} "
+              f"{_fmt(rep['hold_s'])} {_fmt(rep['down_s'])} {rep['peak_deg']:>5.1f}° "
+              f"{_fmt(rep['bottom_deg'], '°', 6)} {rep.get('height_cm', 0.0):>5.1f}cm  "
+              f"{rep['verdict']}", file=out)
     for s, set_ in enumerate(result["sets"], 1):
         holds = f", {set_['holds']} hold(s)" if set_.get("holds") else ""
         print(f"set {s}: {set_['reps']} reps{holds}, "
@@ -51,12 +53,18 @@ def print_table(result: dict, out: TextIO | None = None) -> None:
               f"({hold.get('verdict', 'ok').replace('_', ' ')})", file=out)
     if result["partials"]:
         print(f"partial raises (not counted): {len(result['partials'])}", file=out)
+    for gap in result.get("gaps", []):
+        after = "; the analysis started afresh after it" if gap["restarted"] else ""
+        print(f"gap: no samples from {gap['start_s']:.2f} to {gap['end_s']:.2f} s{after}",
+              file=out)
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning['message']}", file=out)
     if not reps and not result["holds"]:
         print("no reps found", file=out)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .pipeline import CalibrationError, analyze
+    from .pipeline import SampleError, analyze
     from .sources.recording import iter_recording
     from .stages import load_stage
 
@@ -69,7 +77,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         result = analyze(iter_recording(args.file), stage, calibration,
                          hold_stage=load_stage(1, args.stages_file)).to_json()
-    except CalibrationError as exc:
+    except SampleError as exc:
         raise HeelRaiseError(f"{args.file}: {exc}") from None
     if args.json:
         json.dump(result, sys.stdout, indent=1)
@@ -90,13 +98,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _file_calibration(path: str) -> Calibration:
-    from .pipeline import CalibrationError, analyze
+    from .pipeline import SampleError, analyze
     from .sources.recording import iter_recording
     from .stages import load_stage
 
     try:
         analysis = analyze(iter_recording(path), load_stage(2))
-    except CalibrationError as exc:
+    except SampleError as exc:
         raise HeelRaiseError(f"{path}: {exc}") from None
     if analysis.calibration is None or not analysis.reps:
         raise HeelRaiseError(f"{path}: no full raise found; record standing still, "
@@ -106,7 +114,7 @@ def _file_calibration(path: str) -> Calibration:
 
 def live_calibration(args: argparse.Namespace, raises: int = 3) -> Calibration:
     """Guide the person through standing still and a few full raises on the live sensor."""
-    from .pipeline import CalibrationError, Pipeline, Rep
+    from .pipeline import Pipeline, Rep
     from .service import config_from_args, open_source
     from .stages import load_stage
 
@@ -117,16 +125,16 @@ def live_calibration(args: argparse.Namespace, raises: int = 3) -> Calibration:
           "1. Stand still on both feet, weight even, for two seconds.\n"
           f"2. Then do {raises} slow, full heel raises (as high as is comfortable).", flush=True)
     done = 0
+    state = pipeline.state
     with source:
         for block in source:
             if not len(block):
                 continue
-            try:
-                events = pipeline.feed(block)
-            except CalibrationError:
-                print("Moving: stand still for two seconds first...", flush=True)
-                pipeline = Pipeline(load_stage(2))
-                continue
+            events = pipeline.feed(block)
+            if pipeline.state != state:
+                state = pipeline.state
+                print("Standing still: calibrated. Now the raises." if state != "calibrating"
+                      else "Moving: stand still for two seconds first...", flush=True)
             for event in events:
                 if isinstance(event, Rep):
                     done += 1

@@ -24,6 +24,11 @@ _VERDICT_TEXT = {
 }
 
 
+def _s(value: float | None) -> str:
+    """A phase duration, or "  ? s" where a gap hid it."""
+    return "  ? s" if value is None else f"{value:4.1f}s"
+
+
 class LiveConsole:
     """Prints events as they arrive; ``summary()`` at the end."""
 
@@ -62,8 +67,8 @@ class LiveConsole:
         elif isinstance(event, Rep):
             self.reps.append(event)
             text = _VERDICT_TEXT.get(event.verdict.value, event.verdict.value)
-            self._line(f"rep {len(self.reps):>3}  up {event.up_s:4.1f}s  hold {event.hold_s:4.1f}s"
-                       f"  down {event.down_s:4.1f}s  peak {event.peak_deg:4.1f}° "
+            self._line(f"rep {len(self.reps):>3}  up {_s(event.up_s)}  hold {_s(event.hold_s)}"
+                       f"  down {_s(event.down_s)}  peak {event.peak_deg:4.1f}° "
                        f"({event.height_cm:.1f} cm)  {text}")
         elif isinstance(event, Partial):
             self._line(f"  partial raise ({event.peak_deg:.0f}°) not counted")

@@ -43,6 +43,7 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 HOLD_VERDICTS = ("ok", "too_short", "too_long")
 STATES = ("online", "offline")
 SENSOR_STATES = ("ok", "lost", "none")
+CALIBRATION_STATES = ("calibrating", "learning", "ready")
 
 _VERDICTS = tuple(v.value for v in Verdict)
 
@@ -100,9 +101,9 @@ _TARGET = {
 }
 _REP_DETAIL = {
     "index": _count("rep number within the session", 1),
-    "up_s": _duration("rise duration"),
-    "hold_s": _duration("hold at the top"),
-    "down_s": _duration("lowering duration"),
+    "up_s": _duration("rise duration; null where a gap hid it", nullable=True),
+    "hold_s": _duration("hold at the top; null where a gap hid it", nullable=True),
+    "down_s": _duration("lowering duration; null where a gap hid it", nullable=True),
     "peak_deg": _deg("foot pitch at the top"),
     "verdict": string("tempo verdict", choices=_VERDICTS),
 }
@@ -127,6 +128,9 @@ SCHEMAS: dict[str, Field] = {
                          max_len=32),
         "stage": integer("protocol stage reps are judged against", 1, 99),
         "running": boolean("a session is running (start/stop commands)"),
+        "calibration": string("calibrating (waiting for a second of standing still), "
+                              "learning (waiting for a raise to show which way is heel-up) "
+                              "or ready", choices=CALIBRATION_STATES, required=False),
     }),
     "phase": _payload("a live phase change", {
         **_EVENT,
@@ -138,15 +142,20 @@ SCHEMAS: dict[str, Field] = {
         "stage": integer("stage the rep was judged against", 1, 99),
         "set_index": _count("set this rep belongs to (1-based in the session)", 1),
         "index": _count("rep number within the session (1-based)", 1),
-        "start_s": _t("heel starts to rise (sensor clock)"),
-        "top_s": _t("top reached"),
-        "lower_s": _t("lowering starts"),
-        "end_s": _t("back at rest"),
-        "up_s": _duration("rise duration"),
-        "hold_s": _duration("hold at the top"),
-        "down_s": _duration("lowering duration"),
+        "start_s": _t("heel starts to rise (sensor clock); null where a gap hid it",
+                      nullable=True),
+        "top_s": _t("top reached; null where a gap hid it", nullable=True),
+        "lower_s": _t("lowering starts; null where a gap hid it", nullable=True),
+        "end_s": _t("back at rest; null where a gap hid it", nullable=True),
+        "up_s": _duration("rise duration; null where a gap hid either end", nullable=True),
+        "hold_s": _duration("hold at the top; null likewise", nullable=True),
+        "down_s": _duration("lowering duration; null likewise", nullable=True),
         "peak_deg": _deg("foot pitch at the top"),
-        "bottom_deg": _deg("lowest pitch after the top; negative = heel drop"),
+        "bottom_deg": _deg("lowest pitch after the top; negative = heel drop; null where "
+                           "a gap hid it", nullable=True),
+        "gaps": _count("gaps in the samples during the rep (up to a second each is "
+                       "bridged)", required=False),
+        "knocks": _count("impacts at the top that did not end the rep", required=False),
         "height_cm": number("estimated heel-rise height", -100, 100),
         "verdict": string("headline tempo verdict", choices=_VERDICTS),
         "faults": array("every fault found", string("", choices=_VERDICTS),

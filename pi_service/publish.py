@@ -248,13 +248,15 @@ class Publisher:
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def publish_status(self, *, sensor: str | None = None, source: str | None = None,
-                       stage: int | None = None, running: bool | None = None) -> None:
+                       stage: int | None = None, running: bool | None = None,
+                       calibration: str | None = None) -> None:
         """Change what the retained status says (only the fields given) and send it.
 
         The last will is updated too, so an unexpected death reports the same
         sensor/stage state with ``"state": "offline"``.
         """
-        changes = {"sensor": sensor, "source": source, "stage": stage, "running": running}
+        changes = {"sensor": sensor, "source": source, "stage": stage, "running": running,
+                   "calibration": calibration}
         with self._lock:
             self._check_open()
             status = {**self._status, **{k: v for k, v in changes.items() if v is not None}}

@@ -249,7 +249,8 @@ class Service:
     def _status(self) -> None:
         if self.publisher is not None:
             self.publisher.publish_status(sensor=self.sensor, source=self.source_name,
-                                          stage=self.stage.number, running=self.running)
+                                          stage=self.stage.number, running=self.running,
+                                          calibration=self.pipeline.state)
 
     def _ping(self) -> None:
         if self._watchdog_s is None:

@@ -290,7 +290,8 @@ def test_a_configured_wired_sensor_without_a_bus_is_waited_for_never_simulated(
 
 def test_a_bus_that_appears_later_is_used_and_reported_back(broker, tmp_path):
     """The person enables I2C: the awaited source opens the sensor and the status says ok."""
-    from fake_i2c import FakeBus, FakeClock, FakeMPU6050
+    from fake_i2c import FakeClock, FakeMPU6050
+    from fake_smbus import FakeBus
 
     from pi_service.errors import SensorError
     from pi_service.feedback import FeedbackConfig, open_feedback

@@ -27,14 +27,13 @@ from .events import (
 
 if TYPE_CHECKING:
     from .analysis import Analysis, analyze
-    from .calibration import Calibration, CalibrationError
+    from .calibration import Calibration
     from .condition import SampleError
     from .live import Pipeline
     from .params import DetectorParams
 
 _LAZY = {"Analysis": ".analysis", "analyze": ".analysis", "Calibration": ".calibration",
-         "CalibrationError": ".calibration", "Pipeline": ".live", "DetectorParams": ".params",
-         "SampleError": ".condition"}
+         "Pipeline": ".live", "DetectorParams": ".params", "SampleError": ".condition"}
 
 
 def __getattr__(name: str) -> object:
@@ -44,7 +43,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Analysis", "Calibration", "CalibrationError", "DetectorParams", "Event", "Gap", "Hold",
+    "Analysis", "Calibration", "DetectorParams", "Event", "Gap", "Hold",
     "PaceWarning", "Partial", "Phase", "PhaseChange", "Pipeline", "Rep", "SampleError",
     "SetSummary", "Verdict", "analyze",
 ]

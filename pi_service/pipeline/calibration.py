@@ -13,16 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import HeelRaiseError
-
 FOOT_CM = 26.0
 LEVER_FRACTION = 0.73          # heel to the ball of the foot, as a fraction of foot length
 DEFAULT_LEVER_CM = LEVER_FRACTION * FOOT_CM
 TYPICAL_RISE_CM = 9.5          # healthy adults rise ~9-10 cm (DESIGN.md signal facts)
-
-
-class CalibrationError(HeelRaiseError, ValueError):
-    """The stream cannot calibrate the pipeline (e.g. no still standing at the start)."""
 
 
 def _vector(name: str, value: object) -> tuple[float, float, float]:

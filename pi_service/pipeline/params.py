@@ -89,6 +89,9 @@ class DetectorParams:
     """A raise below this is a partial, not a rep."""
     count_max_deg: float = 15.0
     """A raise this high always counts (about 5 cm), whatever the usual one."""
+    min_peak_deg: float = 10.0
+    """A raise goes at least this far above level: a heel coming up from below a step to
+    level is no raise, however far it came."""
     drop_share: float = 0.2
     """Below the top by this much (and moving down): lowering."""
     heel_drop_share: float = 0.1

@@ -340,12 +340,16 @@ class PhaseDetector:
         """
         m, prm = self._move, self.params
         typical = self.typical_deg
-        if m.peak_deg - m.rest_deg >= self._count_deg:
+
+        def small(peak: np.ndarray | float) -> np.ndarray | bool:
+            return (peak - m.rest_deg < self._count_deg) | (peak < prm.min_peak_deg)
+
+        if not small(m.peak_deg):
             return None, None
         moved = np.maximum.accumulate(
             np.where(np.abs(v) > prm.still_speed_share * typical, t, m.moved_s))
-        travel = np.maximum(np.maximum.accumulate(p), m.peak_deg) - m.rest_deg
-        return moved, (t - moved >= prm.quiet_s) & (travel < self._count_deg)
+        peak = np.maximum(np.maximum.accumulate(p), m.peak_deg)
+        return moved, (t - moved >= prm.quiet_s) & small(peak)
 
     def _pace(self, i: int, end: int, level: float, typical: float) -> None:
         """Warn mid-rise when the pace so far predicts a rushed rise."""
@@ -369,7 +373,11 @@ class PhaseDetector:
         peak = np.maximum(np.maximum.accumulate(p), m.peak_deg)
         travel = peak - m.rest_deg
         lowering = p < peak - prm.drop_share * travel
-        small = m.peak_deg - m.rest_deg < self._count_deg
+        # a top not above level is no raise's: the heel came up from below a step to level
+        low_top = m.peak_deg < prm.min_peak_deg
+        small = m.peak_deg - m.rest_deg < self._count_deg or low_top
+        # from a top that is no raise's, going on up is the raise beginning from there
+        onward = (p > m.peak_deg + prm.on_share * typical) if low_top else np.zeros(len(p), bool)
         if small or lowering.any():   # the rate is only needed then: skip it on a still top
             v = self.v[i:stop]
             lowering &= v < -prm.lower_speed_share * travel
@@ -380,7 +388,7 @@ class PhaseDetector:
         # a foot that lands on its forefoot as it gets there stepped (a lunge, a stair):
         # a raise reaches its top without an impact
         touchdown = self._impact[i:stop] & (t < m.top_detect_s + prm.touchdown_s)
-        exits = lowering | self._flight[i:stop] | too_long | touchdown
+        exits = lowering | self._flight[i:stop] | too_long | touchdown | onward
         if shifted is not None:
             exits |= shifted
         hits = np.flatnonzero(exits)
@@ -399,6 +407,10 @@ class PhaseDetector:
         j = end - 1
         if self._flight[j] or too_long[j - i] or touchdown[j - i]:
             self._disturb(j)
+        elif onward[j - i]:
+            level = m.peak_deg
+            self._settle(j)
+            self._start(j, level)
         elif shifted is not None and shifted[j - i]:
             self._settle(j)
         else:
@@ -541,7 +553,7 @@ class PhaseDetector:
         m, prm = self._move, self.params
         self._move = None
         typical = self.typical_deg
-        if m.seen_deg - m.rest_deg < self._count_deg:
+        if m.seen_deg - m.rest_deg < self._count_deg or m.seen_deg < prm.min_peak_deg:
             if not cut:
                 self._partial(m, t_s)
             return

@@ -152,7 +152,7 @@ class WirelessSource:
         return pi + (self._wall() - self._clock())
 
     def iso_time(self, t_s: float) -> str:
-        from ...payloads import iso_utc
+        from ...builders import iso_utc
 
         return iso_utc(self.wall_time(t_s))
 

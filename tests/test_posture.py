@@ -1,0 +1,131 @@
+"""Pitch for a sensor clipped on any way round: level from a still standing anywhere, the
+raise direction from physics, bounded memory, and the real recordings that hold no raise."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import numpy as np
+import pytest
+from real_data import real_recordings
+from scipy.spatial.transform import Rotation
+
+from calibration.file import load_calibration, save_calibration
+from pi_service.pipeline import Calibration, Pipeline, analyze
+from pi_service.pipeline.params import DetectorParams
+from pi_service.pipeline.pitch import Frame, PitchTracker
+from pi_service.samples import SampleBlock
+from pi_service.sources.recording import read_recording
+from pi_service.sources.simulator import simulate
+from pi_service.stages import load_stage
+
+
+def _frames(block: SampleBlock) -> tuple[np.ndarray, np.ndarray]:
+    tracker = PitchTracker(DetectorParams())
+    frames = [f for b in block.split(10) for f in tracker.feed(b) if isinstance(f, Frame)]
+    frames += [f for f in tracker.finish() if isinstance(f, Frame)]
+    return (np.concatenate([f.t for f in frames]), np.concatenate([f.pitch_deg for f in frames]))
+
+
+def _count(sim, stage: int | None = None) -> tuple[int, int]:
+    stage = stage or sim.truth.meta["stage"]
+    result = analyze(sim.block.split(10), load_stage(stage), hold_stage=load_stage(1))
+    return len(result.reps), sum(not r.optional for r in sim.truth.reps)
+
+
+@pytest.mark.parametrize(("mount", "gyro"), [("laces", False), ("heel", False), ("laces", True)])
+def test_pitch_follows_the_foot_for_any_mounting(mount, gyro):
+    sim = simulate(3, 2, 100.0, "lsm6dsox", mount, walking=False, n_sets=1, heel_drop=True,
+                   gyro=gyro)
+    t, pitch = _frames(sim.block)
+    delay_s = 0.075   # the live low-pass lags slow movements by about this much
+    lagged = np.interp(t - delay_s, sim.block.t, sim.pitch_deg)
+    assert np.median(np.abs(pitch - lagged)) < 1.0
+    assert np.all(pitch[lagged > 20] > 10)
+    dropped = lagged < -8
+    assert dropped.any() and np.all(pitch[dropped] < -3)
+
+
+def test_a_stream_that_never_stands_still_has_no_reps_and_says_why():
+    sim = simulate(2, 1, 100.0, walking=False, n_sets=1)
+    moving = sim.block.t >= sim.truth.reps[0].start_s + 0.5
+    keep = moving & (sim.block.t < sim.truth.reps[0].end_s + 0.1)
+    result = analyze(sim.block[int(np.argmax(keep)):int(np.flatnonzero(keep)[-1])],
+                     load_stage(2))
+    assert result.reps == []
+    assert [w["kind"] for w in result.warnings] == ["no_standing"]
+
+
+@pytest.mark.parametrize("start", ["settling", "walking", "mid_set"])
+def test_the_first_still_standing_anywhere_calibrates(start):
+    """People shift their weight, walk to the step, or the recording starts mid-set."""
+    sim = simulate(2, 31, 100.0, gyro=True, n_sets=1, start=start)
+    found, true = _count(sim)
+    assert found == true > 5
+
+
+@pytest.mark.parametrize("hang", ["first", "between"])
+def test_a_heel_lowered_below_the_step_first_does_not_invert_the_pitch(hang):
+    """The first clear movement is a heel drop here: the raises still count, as raises."""
+    sim = simulate(3, 12, 100.0, gyro=True, n_sets=1, hang=hang, heel_drop=True)
+    result = analyze(sim.block.split(10), load_stage(3))
+    assert len(result.reps) == len(sim.truth.reps)
+    assert all(r.up_s is None or r.up_s > 0.5 for r in result.reps)    # not "0.0 s up"
+    assert all(r.peak_deg > 15 for r in result.reps)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_upside_down_or_on_the_heel_counter_the_direction_comes_out_right(seed):
+    rotation = (Rotation.from_euler("z", 40 * seed, degrees=True)
+                * Rotation.from_euler("x", 180, degrees=True)).as_matrix()
+    sim = simulate(2, seed, 100.0, mount="heel", walking=True, n_sets=1,
+                   mount_rotation=rotation)
+    result = analyze(sim.block.split(10), load_stage(2))
+    assert len(result.reps) == len(sim.truth.reps)
+    assert all(r.peak_deg > 15 for r in result.reps)
+
+
+def test_a_learned_calibration_round_trips_and_lets_a_session_start_moving(tmp_path):
+    sim = simulate(2, 1, 100.0, walking=False, n_sets=1)
+    learned = analyze(sim.block, load_stage(2)).calibration
+    assert learned is not None and learned.typical_peak_deg is not None
+    assert learned.typical_peak_deg == pytest.approx(sim.truth.meta["peak_deg"], abs=4.0)
+    path = tmp_path / "sensor.json"
+    save_calibration(learned, path)
+    loaded = load_calibration(path)
+    assert loaded == learned
+    assert Calibration.from_dict(json.loads(path.read_text())) == learned
+    # a session that starts mid-raise, and never stands still, needs the calibration
+    moving = sim.block.t >= sim.truth.reps[1].start_s - 0.5
+    block = sim.block[int(np.argmax(moving)):]
+    again = analyze(block, load_stage(2), loaded)
+    assert len(again.reps) == len(sim.truth.reps) - 1
+
+
+@pytest.mark.parametrize("kind", ["shelf", "fidgeting"])
+def test_memory_stays_bounded_while_nobody_exercises(kind):
+    """The Pi on the shelf all day: a still sensor, or small movements that decide nothing."""
+    rng = np.random.default_rng(2)
+    rate, minutes = 100.0, 20
+    pipeline = Pipeline(load_stage(2))
+    tracemalloc.start()
+    peaks = []
+    for minute in range(minutes):
+        t = minute * 60 + np.arange(int(60 * rate)) / rate
+        tilt = np.radians(3.0 * np.sin(2 * np.pi * t / 7.0)) if kind == "fidgeting" else 0 * t
+        accel = np.column_stack([np.sin(tilt), 0 * t, np.cos(tilt)])
+        accel += rng.normal(0, 0.003, accel.shape)
+        for block in SampleBlock(t, accel).split(10):
+            pipeline.feed(block)
+        peaks.append(tracemalloc.get_traced_memory()[0])
+    tracemalloc.stop()
+    # what is held after a few minutes does not grow with the time spent waiting
+    assert max(peaks[5:]) - peaks[4] < 2_000_000
+
+
+def test_the_real_recordings_hold_no_raise_and_none_is_refused():
+    for path in real_recordings():
+        result = analyze(read_recording(path).split(10), load_stage(2))
+        assert result.reps == [], path.name
+        assert result.holds == [], path.name

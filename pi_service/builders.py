@@ -111,7 +111,7 @@ def rep_payload(ctx: Context, rep: Rep, set_index: int) -> dict:
     """A completed rep; ``set_index`` is the set in progress (1-based)."""
     stage = _stage(ctx, "rep")
     return {
-        **_head(ctx, rep.span_s[1]),
+        **_head(ctx, rep.end_s if rep.end_s is not None else rep.span_s[1]),
         "stage": stage.number, "set_index": set_index, "index": rep.index,
         "start_s": _r(rep.start_s), "top_s": _r(rep.top_s), "lower_s": _r(rep.lower_s),
         "end_s": _r(rep.end_s), "up_s": _r(rep.up_s), "hold_s": _r(rep.hold_s),

@@ -109,8 +109,9 @@ _REP_DETAIL = {
 }
 
 
-_SOURCE = {"source": string("sample source: mpu6050, lsm6dsox, simulator, recording, ...; "
-                            "the log keeps simulated ones out of the person's history",
+_SOURCE = {"source": string("sample source: mpu6050, lsm6dsox, wireless, simulator, "
+                            "recording, ...; the log keeps simulated ones out of the "
+                            "person's history",
                             max_len=32, required=False)}
 
 
@@ -124,7 +125,7 @@ SCHEMAS: dict[str, Field] = {
         **_COMMON,
         "state": string("online, or offline (last will / clean shutdown)", choices=STATES),
         "sensor": string("IMU state", choices=SENSOR_STATES),
-        "source": string("sample source: mpu6050, lsm6dsox, simulator, recording, ...",
+        "source": string("sample source: mpu6050, lsm6dsox, wireless, simulator, recording, ...",
                          max_len=32),
         "stage": integer("protocol stage reps are judged against", 1, 99),
         "running": boolean("a session is running (start/stop commands)"),

@@ -12,7 +12,8 @@ from pi_service.stages import load_stage
 def test_analysis_json_has_the_documented_shape():
     sim = simulate(2, 11, 50.0, walking=False, n_sets=2)
     out = json.loads(json.dumps(analyze(sim.block, load_stage(2)).to_json()))
-    assert set(out) == {"reps", "partials", "holds", "sets"}
+    assert set(out) == {"reps", "partials", "holds", "sets", "gaps", "warnings"}
+    assert out["warnings"] == []
     assert out["reps"] and out["partials"] and len(out["sets"]) == 2
     for rep in out["reps"]:
         assert {"start_s", "top_s", "lower_s", "end_s", "up_s", "hold_s", "down_s",

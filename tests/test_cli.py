@@ -22,7 +22,7 @@ def test_analyze_json_has_the_design_shape_and_finds_the_reps(session, capsys):
     path, truth = session
     assert main(["analyze", str(path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"reps", "partials", "holds", "sets"}
+    assert {"reps", "partials", "holds", "sets", "gaps", "warnings"} == set(result)
     assert len(result["reps"]) == len(truth.reps)
     rep = result["reps"][0]
     for key in ("start_s", "top_s", "lower_s", "end_s", "up_s", "hold_s", "down_s",
@@ -67,19 +67,37 @@ def test_bad_recordings_give_one_line_naming_file_and_fault(tmp_path, capsys, co
     assert fault in err
 
 
-def test_recording_that_never_stands_still_is_refused_with_the_file_named(tmp_path, capsys):
+def test_recording_that_never_stands_still_has_no_reps_and_says_why(tmp_path, capsys):
     walk = simulate(2, seed=3, walking=True)
     start = next(w.start_s for w in walk.truth.walking)
     block = walk.block
-    keep = block.t >= start
+    keep = (block.t >= start) & (block.t <= next(w.end_s for w in walk.truth.walking))
     from pi_service.samples import SampleBlock
     from pi_service.sources.recording import write_recording
 
     path = tmp_path / "moving.csv"
     write_recording(path, SampleBlock(block.t[keep], block.accel_g[keep]))
-    assert main(["analyze", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert str(path) in err and "still" in err
+    assert main(["analyze", str(path), "--json"]) == 0       # no reps is the answer
+    result = json.loads(capsys.readouterr().out)
+    assert result["reps"] == [] and [w["kind"] for w in result["warnings"]] == ["no_standing"]
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "no still standing found" in out and "no reps found" in out
+
+
+def test_a_file_with_unreadable_values_is_analysed_and_says_what_it_dropped(tmp_path, capsys):
+    sim = simulate(2, seed=11, rate_hz=100, n_sets=1, walking=False)
+    import numpy as np
+
+    from pi_service.sources.perturb import spikes
+    from pi_service.sources.recording import write_recording
+    path = tmp_path / "spiky.csv"
+    write_recording(path, spikes(sim.block, np.random.default_rng(1), 3, "huge"))
+    assert main(["analyze", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["reps"]) == len(sim.truth.reps)
+    [warning] = result["warnings"]
+    assert warning["kind"] == "bad_samples" and warning["count"] == 3
 
 
 def test_simulate_writes_the_recording_and_its_truth(tmp_path, capsys):

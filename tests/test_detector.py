@@ -11,8 +11,14 @@ from pi_service.sources.simulator import simulate
 from pi_service.stages import load_stage
 
 
+def _span(item) -> tuple[float, float]:
+    """A found rep's movement (its boundaries may be unknown), or a true item's."""
+    return getattr(item, "span_s", None) or (item.start_s, item.end_s)
+
+
 def _overlap(a, b) -> float:
-    return min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
+    (a0, a1), (b0, b1) = _span(a), _span(b)
+    return min(a1, b1) - max(a0, b0)
 
 
 def _pairs(found, truth):

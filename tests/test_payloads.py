@@ -190,7 +190,7 @@ REJECTIONS = [
     ("status", _with("status", running="yes"),
      "status: 'running' must be true or false, got string"),
     ("phase", _with("phase", phase="jumping"),
-     "phase: 'phase' must be one of rest, rising, top, lowering, heel_drop, "
+     "phase: 'phase' must be one of rest, rising, top, lowering, heel_drop, disturbed, "
      "got 'jumping'"),
 ]
 

@@ -47,7 +47,7 @@ class DetectorParams:
     impact_g: float = 0.4
     """A second difference of the acceleration between grid samples beyond this is an
     impact (heel strike, landing, knock); the quickest raise stays under a quarter of it."""
-    impact_lead_s: float = 0.08
+    impact_lead_s: float = 0.05
     """Where the foot was when an impact came is read this long before it."""
     flight_g: float = 0.35
     """|a| below this is free fall: the foot is in the air."""
@@ -107,7 +107,7 @@ class DetectorParams:
     heel_strike_accel_deg: float = 20.0
     """The same without a gyro, where a quick lowering's own deceleration reads as up to
     ten degrees toes-up just before the heel lands."""
-    landing_share: float = 0.35
+    landing_share: float = 0.5
     """An impact this close to rest ends the lowering: the heel landed."""
     pace_share: float = 1.0 / 3.0
     """The pace over this first share of the range predicts the rise time."""
@@ -140,6 +140,9 @@ class DetectorParams:
     """No heel drops further than this below rest (off a step, about 20 deg)."""
     min_stroke_s: float = 0.12
     """No rise or lowering of a heel raise is quicker (the quickest real ones: 0.2 s)."""
+    min_live_stroke_s: float = 0.05
+    """The same for phases read off the live detection, which catches a quick stroke's
+    middle only."""
     max_movement_s: float = 90.0
     """A movement that has not come back to rest by then is not a raise."""
     lookback_s: float = 4.0

@@ -248,6 +248,11 @@ class PhaseDetector:
         self._busy_s = float(self._t[j])
         self._quiet_s = self.params.quiet_s
 
+    def _strike_deg(self, i: int, stop: int) -> np.ndarray:
+        """How far toes-up an impact must come to be a heel strike, sample by sample."""
+        prm = self.params
+        return np.where(self._fused[i:stop], prm.heel_strike_deg, prm.heel_strike_accel_deg)
+
     def _jolted(self, i: int, stop: int) -> np.ndarray:
         return self._impact[i:stop] | self._flight[i:stop]
 
@@ -438,8 +443,8 @@ class PhaseDetector:
         impact = self._impact[i:stop]
         # the heel landing at level; an impact with the toes up is a heel strike (walking)
         before = self._before[i:stop]
-        strike = np.where(self._fused[i:stop], prm.heel_strike_deg, prm.heel_strike_accel_deg)
-        landed = impact & (before >= b - strike) & (before < b + prm.landing_share * travel)
+        landed = impact & (before >= b - self._strike_deg(i, stop)) & (
+            before < b + prm.landing_share * travel)
         # still near the top: the shoe knocked the step as the lowering began
         knock = impact & (before >= m.peak_deg - prm.drop_share * travel)
         jolt = self._flight[i:stop] | (impact & ~landed & ~knock)
@@ -482,6 +487,12 @@ class PhaseDetector:
         b = m.rest_deg
         low = np.minimum(np.minimum.accumulate(p), m.low_deg)
         raised = not math.isnan(m.on_s)   # below rest after a raise, or before any
+        landed = np.zeros(len(p), dtype=bool)
+        if raised:
+            # a quick lowering reads a few degrees toes-up as it stops (without a gyro,
+            # ten): its heel landing is no heel strike
+            landed = self._impact[i:stop] & (self._before[i:stop] >= b - self._strike_deg(i, stop))
+            jolt = jolt & ~landed
         # the return's peak speed comes halfway up, so its speed is only tracked from there
         # (and not computed at all while the heel is down at the bottom)
         halfway = p > b - 0.5 * (b - low)
@@ -493,7 +504,7 @@ class PhaseDetector:
         back_speed = np.maximum(np.maximum.accumulate(np.where(halfway, v, 0.0)),
                                 m.return_speed_dps)
         back = (p > b - prm.return_share * (b - low)) & (v < prm.settle_speed_share * back_speed)
-        exits = back | jolt
+        exits = back | jolt | landed
         if not raised:
             # lowered from rest without a raise: it may rise from here, or rest down there
             moved = np.maximum.accumulate(np.where(
@@ -513,6 +524,9 @@ class PhaseDetector:
         j = end - 1
         if jolt[j - i]:
             self._disturb(j)
+        elif landed[j - i]:
+            self._complete(float(self._t[j]), heel_drop=False)
+            self._enter(Phase.REST, j)
         elif not raised:
             if rising[j - i]:
                 self._start(j, b)
@@ -591,7 +605,9 @@ class PhaseDetector:
                             t_s - d, m.peak_deg, low)
             top_s, lower_s = bounds.top_s, bounds.lower_s
             up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
-            if not _plausible(up_s, down_s, low, m.rest_deg, m.peak_deg, prm):
+            # coarse as they are, they still have to look like a raise: no step's toes-up
+            if low < m.rest_deg - prm.heel_strike_accel_deg or not _plausible(
+                    up_s, down_s, low, m.rest_deg, m.peak_deg, prm, prm.min_live_stroke_s):
                 return
         travel = bounds.peak_deg - m.rest_deg
         if travel < self._count_deg:
@@ -646,7 +662,8 @@ class PhaseDetector:
 
 
 def _plausible(up_s: float | None, down_s: float | None, bottom_deg: float | None,
-               rest_deg: float, live_peak_deg: float, params: DetectorParams) -> bool:
+               rest_deg: float, live_peak_deg: float, params: DetectorParams,
+               min_stroke_s: float | None = None) -> bool:
     """Whether a finished movement's fit is one a foot can make about the ball of the foot.
 
     A heel raise takes more than a tenth of a second to rise, turns the foot less
@@ -657,8 +674,8 @@ def _plausible(up_s: float | None, down_s: float | None, bottom_deg: float | Non
         return False
     if bottom_deg is not None and bottom_deg < rest_deg - params.max_drop_deg:
         return False
-    return (up_s is None or up_s >= params.min_stroke_s) and (
-        down_s is None or down_s >= params.min_stroke_s)
+    shortest = params.min_stroke_s if min_stroke_s is None else min_stroke_s
+    return (up_s is None or up_s >= shortest) and (down_s is None or down_s >= shortest)
 
 
 def _span(a: float | None, b: float | None) -> float | None:

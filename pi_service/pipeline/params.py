@@ -107,7 +107,10 @@ class DetectorParams:
     heel_strike_accel_deg: float = 20.0
     """The same without a gyro, where a quick lowering's own deceleration reads as up to
     ten degrees toes-up just before the heel lands."""
-    landing_share: float = 0.5
+    landing_dip_deg: float = 10.0
+    """How far below rest a quick lowering's reading dips before its heel lands; a
+    movement that went deeper (a lunge, a hop) did not land from a raise."""
+    landing_share: float = 0.35
     """An impact this close to rest ends the lowering: the heel landed."""
     pace_share: float = 1.0 / 3.0
     """The pace over this first share of the range predicts the rise time."""
@@ -140,7 +143,7 @@ class DetectorParams:
     """No heel drops further than this below rest (off a step, about 20 deg)."""
     min_stroke_s: float = 0.12
     """No rise or lowering of a heel raise is quicker (the quickest real ones: 0.2 s)."""
-    min_live_stroke_s: float = 0.05
+    min_live_stroke_s: float = 0.08
     """The same for phases read off the live detection, which catches a quick stroke's
     middle only."""
     max_movement_s: float = 90.0

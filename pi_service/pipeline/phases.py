@@ -50,6 +50,7 @@ class _Movement:
     peak_speed_dps: float
     seen_deg: float = -math.inf    # highest pitch among measured samples
     top_detect_s: float = math.nan
+    top_deg: float = math.nan      # the pitch as the top was reached
     lower_detect_s: float = math.nan
     low_deg: float = math.inf
     low_speed_dps: float = 0.0
@@ -333,6 +334,7 @@ class PhaseDetector:
             self._settle(j)
         else:
             m.top_detect_s = m.moved_s = float(self._t[j])
+            m.top_deg = m.peak_deg
             self._enter(Phase.TOP, j)
         return end
 
@@ -381,8 +383,11 @@ class PhaseDetector:
         # a top not above level is no raise's: the heel came up from below a step to level
         low_top = m.peak_deg < prm.min_peak_deg
         small = m.peak_deg - m.rest_deg < self._count_deg or low_top
-        # from a top that is no raise's, going on up is the raise beginning from there
-        onward = (p > m.peak_deg + prm.on_share * typical) if low_top else np.zeros(len(p), bool)
+        # from a top that is no raise's, going on up is the raise beginning from there; so
+        # is rising again as far as the rise there: the heel came up from hanging below a
+        # step to level, stood there, and now raises
+        onward = p > (m.peak_deg + prm.on_share * typical if low_top else
+                      m.top_deg + max(self._count_deg, m.top_deg - m.rest_deg))
         if small or lowering.any():   # the rate is only needed then: skip it on a still top
             v = self.v[i:stop]
             lowering &= v < -prm.lower_speed_share * travel
@@ -413,7 +418,7 @@ class PhaseDetector:
         if self._flight[j] or too_long[j - i] or touchdown[j - i]:
             self._disturb(j)
         elif onward[j - i]:
-            level = m.peak_deg
+            level = m.peak_deg if low_top else m.top_deg
             self._settle(j)
             self._start(j, level)
         elif shifted is not None and shifted[j - i]:
@@ -448,19 +453,18 @@ class PhaseDetector:
         # still near the top: the shoe knocked the step as the lowering began
         knock = impact & (before >= m.peak_deg - prm.drop_share * travel)
         jolt = self._flight[i:stop] | (impact & ~landed & ~knock)
-        exits = dropped | ended | landed | jolt | rebound
-        moved = None
-        if travel < self._count_deg:
-            # a small movement that stops on its way down: a weight shift, rest there
-            moved = np.maximum.accumulate(np.where(
-                np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
-            exits |= t - moved >= prm.quiet_s
+        # a movement that stops on its way down and stays: if small, a weight shift; if it
+        # came a raise's worth down, a raise from hanging below a step that ended at level
+        moved = np.maximum.accumulate(np.where(
+            np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
+        stopped = (t - moved >= prm.quiet_s) & (
+            (travel < self._count_deg) | (p < m.peak_deg - self._count_deg))
+        exits = dropped | ended | landed | jolt | rebound | stopped
         hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_speed_dps = float(low_speed[end - 1 - i])
         m.low_deg = float(low[end - 1 - i])
-        if moved is not None:
-            m.moved_s = float(moved[end - 1 - i])
+        m.moved_s = float(moved[end - 1 - i])
         if len(hits) == 0:
             return stop
         j, k = end - 1, end - 1 - i
@@ -478,6 +482,8 @@ class PhaseDetector:
             self._complete(float(self._t[j]), heel_drop=False)
             self._start(j, m.low_deg)
         else:
+            if travel >= self._count_deg:
+                self._complete(m.moved_s, heel_drop=False)
             self._settle(j)
         return end
 
@@ -490,8 +496,9 @@ class PhaseDetector:
         landed = np.zeros(len(p), dtype=bool)
         if raised:
             # a quick lowering reads a few degrees toes-up as it stops (without a gyro,
-            # ten): its heel landing is no heel strike
-            landed = self._impact[i:stop] & (self._before[i:stop] >= b - self._strike_deg(i, stop))
+            # ten): its heel landing is no heel strike, unless it went deeper than that
+            landed = self._impact[i:stop] & (low >= b - prm.landing_dip_deg) & (
+                self._before[i:stop] >= b - self._strike_deg(i, stop))
             jolt = jolt & ~landed
         # the return's peak speed comes halfway up, so its speed is only tracked from there
         # (and not computed at all while the heel is down at the bottom)

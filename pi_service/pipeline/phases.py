@@ -612,8 +612,11 @@ class PhaseDetector:
                             t_s - d, m.peak_deg, low)
             top_s, lower_s = bounds.top_s, bounds.lower_s
             up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
-            # coarse as they are, they still have to look like a raise: no step's toes-up
-            if low < m.rest_deg - prm.heel_strike_accel_deg or not _plausible(
+            # coarse as they are, they still have to look like a raise: no step's toes-up,
+            # and back down near rest (a stride's toe-off tilts the foot and goes on)
+            travel = m.peak_deg - m.rest_deg
+            if low < m.rest_deg - prm.heel_strike_accel_deg or (
+                    low > m.rest_deg + prm.settle_share * travel) or not _plausible(
                     up_s, down_s, low, m.rest_deg, m.peak_deg, prm, prm.min_live_stroke_s):
                 return
         travel = bounds.peak_deg - m.rest_deg

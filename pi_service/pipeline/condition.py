@@ -104,17 +104,20 @@ class Conditioner:
             self._prev = None
         t = block.t
         x = np.hstack((block.accel_g, gyro)) if self.has_gyro else block.accel_g
+        limits = self._limits[:x.shape[1]]
         with np.errstate(invalid="ignore"):
-            ok = (np.abs(x) <= self._limits[:x.shape[1]]).all(axis=1) & np.isfinite(t)
-        if not ok.all():
+            # the usual block is all good: one check for all of it (NaN fails it too)
+            fine = bool((np.abs(x).max(axis=0) <= limits).all()) and bool(np.isfinite(t).all())
+            ok = None if fine else (np.abs(x) <= limits).all(axis=1) & np.isfinite(t)
+        if ok is not None and not ok.all():
             bad = np.flatnonzero(~ok)
             self.quality.bad_samples.add(len(bad), t[bad[0]] if np.isfinite(t[bad[0]]) else 0.0)
             t, x = t[ok], x[ok]
             if not len(t):
                 return t, x
         last = -np.inf if self._prev is None else self._prev[0]
-        steps = np.diff(t, prepend=last)
-        if steps.min() <= 0.0:
+        if t[0] <= last or (len(t) > 1 and not (t[1:] > t[:-1]).all()):
+            steps = np.diff(t, prepend=last)
             if steps.min() < 0.0:
                 i = int(np.flatnonzero(steps < 0)[0])
                 raise SampleError(f"time goes backwards at t={t[i]:.6f} s "

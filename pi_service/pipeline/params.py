@@ -156,9 +156,11 @@ class DetectorParams:
     """The typical raise is the median of this many recent ones."""
     fit_share: float = 0.02
     """Lowest share of a stroke's travel its onset and offset are fitted from."""
-    shape_prior: float = 0.0
+    shape_prior: float = 2e-6
     """Cost of a stroke shape's distance from minimum jerk in the boundary fit, with the
-    gyro fused: the pitch is true enough to tell a cosine or skewed stroke from it."""
+    gyro fused: the pitch is true enough to tell a cosine or skewed stroke from it, but
+    with none at all the sway at a loaded top buys shapes 0.5 s off (bench/accuracy.py:
+    p95 0.52 s with 0, 0.33 s with this; the other shapes the same)."""
     shape_prior_accel: float = 1e-4
     """The same from the accelerometer alone, whose stroke ends the sensor's own
     acceleration bends by tenths of a degree: without it they buy wrong shapes."""

@@ -62,7 +62,7 @@ def examples() -> dict[str, dict]:
 
 _COMMAND_EXAMPLES = {"stage": '{"stage": 3}', "pain": '{"pain": 2, "set_id": "<set id>"}',
                      "stiffness": '{"stiffness": 3, "date": "2026-02-01"}', "start": "{}",
-                     "stop": "{}"}
+                     "stop": "{}", "activity": '{"activity": 7, "date": "2026-02-01"}'}
 
 
 def _describe(spec: Field) -> str:

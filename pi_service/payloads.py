@@ -238,8 +238,15 @@ COMMANDS: dict[str, Field] = {
     }),
     "start": _payload("", {}),
     "stop": _payload("", {}),
+    "activity": _payload("", {
+        "activity": number("the day's walking and standing besides the exercises, 0 (resting) "
+                           "..10 (on my feet all day)", 0, 10),
+        "date": day("day it is for, YYYY-MM-DD; default: today", required=False),
+        **_RATING,
+    }),
 }
-"""Commands on ``heelraise/<device>/cmd/<name>``; stage/pain/stiffness accept a bare number."""
+"""Commands on ``heelraise/<device>/cmd/<name>``; stage/pain/stiffness/activity accept a bare
+number."""
 
 
 assert tuple(COMMANDS) == COMMAND_NAMES, "topics.COMMAND_NAMES must list the commands"

@@ -19,7 +19,7 @@ RETAIN = {"status": True, "phase": False, "rep": False, "set": False, "hold": Fa
 DURABLE = ("set", "hold")
 """Kinds that go through the durable outbox (the log's units)."""
 
-COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop")
+COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop", "activity")
 """Commands on ``heelraise/<device>/cmd/<name>`` (their payloads: :data:`payloads.COMMANDS`)."""
 
 LOG = "log"

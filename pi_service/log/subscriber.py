@@ -46,7 +46,7 @@ CLIENT_ID = "heelraise-log"
 """Fixed, so the broker keeps this logger's session (and queue) across restarts."""
 
 EVENTS = ("set", "rep", "hold", "status")
-COMMANDS = ("cmd/pain", "cmd/stiffness")
+COMMANDS = ("cmd/pain", "cmd/stiffness", "cmd/activity")
 
 
 def topic_filters(discovery_prefix: str | None = None) -> list[tuple[str, int]]:
@@ -311,13 +311,15 @@ class LogSubscriber:
     def _command(self, device: str, topic: str, payload: bytes) -> str:
         command = parse_command(topic, payload)
         rating_id = command.id
+        day = date.fromisoformat(command.date) if command.date else self._today()
         if command.name == "pain":
             set_id = command.set_id or self.store.last_set_id(device, self._today())
             self.store.record_pain(command.value, device=device, set_id=set_id,
                                    rating_id=rating_id, source="mqtt")
         elif command.name == "stiffness":
-            day = date.fromisoformat(command.date) if command.date else self._today()
             self.store.record_stiffness(command.value, device=device, day=day, source="mqtt")
+        elif command.name == "activity":
+            self.store.record_activity(command.value, device=device, day=day, source="mqtt")
         else:
             raise PayloadError(f"cmd/{command.name}: not a command the log handles")
         self.counts.ratings += 1

@@ -23,6 +23,9 @@ _VERDICT_TEXT = {
     "partial_range": "go higher",
 }
 
+HOLD_TEXT = {"ok": "good", "too_short": "too short: hold longer", "too_long": "held too long"}
+"""How a stage-1 hold's verdict reads (the pipeline says ``too_short``, a person reads words)."""
+
 
 def _s(value: float | None) -> str:
     """A phase duration, or "  ? s" where a gap hid it."""
@@ -74,15 +77,18 @@ class LiveConsole:
             self._line(f"  partial raise ({event.peak_deg:.0f}°) not counted")
         elif isinstance(event, Hold):
             self.holds.append(event)
-            self._line(f"hold {event.hold_s:5.1f}s  ({self._targets()}): {event.verdict}")
+            words = HOLD_TEXT.get(event.verdict, event.verdict.replace("_", " "))
+            self._line(f"hold {event.hold_s:5.1f}s  ({self._targets()}): {words}")
         elif isinstance(event, SetSummary):
             self.sets.append(event)
             lo, hi = event.target_reps
             target = f"{lo}" if lo == hi else f"{lo}-{hi}"
-            what = (f"{event.holds} hold(s)" if event.holds and not event.reps
-                    else f"{event.reps} reps (target {target})")
-            self._line(f"== set {event.index}: {what}, tempo ok in "
-                       f"{event.tempo_compliance:.0%}; {self._targets()}")
+            if event.holds and not event.reps:
+                what = f"{event.holds} hold(s), {event.tempo_compliance:.0%} in range"
+            else:
+                what = (f"{event.reps} reps (target {target}), tempo ok in "
+                        f"{event.tempo_compliance:.0%}")
+            self._line(f"== set {event.index}: {what}; {self._targets()}")
 
     def summary(self) -> None:
         ok = sum(1 for r in self.reps if r.verdict.value == "ok")

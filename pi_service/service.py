@@ -33,28 +33,6 @@ log = logging.getLogger(__name__)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def configure_sensor(parser: argparse.ArgumentParser) -> None:
-    """Options that choose the sample source (shared by ``run`` and ``calibrate``)."""
-    parser.add_argument("--config", metavar="TOML", help="service config file")
-    parser.add_argument("--source", choices=("auto", "i2c", "wireless", "simulator", "recording"),
-                        help="where samples come from (auto: I2C IMU, else the simulator; "
-                             "wireless: the clip-on, through the broker)")
-    parser.add_argument("--recording", metavar="CSV", help="recording to play (source=recording)")
-    parser.add_argument("--speed", type=float, help="replay speed for recordings/simulator")
-    parser.add_argument("--seed", type=int, help="simulated session seed")
-
-
-def configure_run(parser: argparse.ArgumentParser) -> None:
-    configure_sensor(parser)
-    parser.add_argument("--device", help="device name used in MQTT topics")
-    parser.add_argument("--stage", type=int, help="rehab stage 1-4")
-    parser.add_argument("--host", help="MQTT broker host")
-    parser.add_argument("--port", type=int, help="MQTT broker port")
-    parser.add_argument("--no-mqtt", action="store_true", help="run without publishing")
-    parser.add_argument("--state-dir", help="where the outbox lives")
-    parser.add_argument("--quiet", action="store_true", help="no live rep lines on stdout")
-
-
 def config_from_args(args: argparse.Namespace) -> ServiceConfig:
     """The config file, with command-line values on top."""
     config = load_config(args.config)

@@ -380,6 +380,6 @@ def test_progress_command_prints_the_picture_for_a_given_day(log, capsys, monkey
 def test_progress_command_needs_an_existing_log(tmp_path):
     from pi_service.log import commands
 
-    with pytest.raises(InputError, match="no training log here yet"):
+    with pytest.raises(InputError, match="no training log here"):
         _run(commands.configure_progress, commands.run_progress,
              ["--db", str(tmp_path / "missing.sqlite3")])

@@ -22,6 +22,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,8 @@ CLIENT_ID = "heelraise-log"
 """Fixed, so the broker keeps this logger's session (and queue) across restarts."""
 
 EVENTS = ("set", "rep", "hold", "status")
+WATCH_S = 2.0
+"""How often the log looks for changes another process made to its database."""
 COMMANDS = ("cmd/pain", "cmd/stiffness", "cmd/activity")
 
 
@@ -355,8 +358,16 @@ class LogSubscriber:
         self._wake.set()
 
     def _work(self) -> None:
+        version = self.store.data_version
+        last_refresh = time.monotonic()
         while not self._stopping.is_set():
-            if not self._wake.wait(self._refresh_s):
+            if not self._wake.wait(min(self._refresh_s, WATCH_S)):
+                # A command that wrote to the database itself (`heelraise strike`, a
+                # rating with --db) changes it behind our back: republish within seconds.
+                now, changed = time.monotonic(), self.store.data_version
+                if changed == version and now - last_refresh < self._refresh_s:
+                    continue
+                version, last_refresh = changed, now
                 self._refresh()
             if self._stopping.is_set():
                 break

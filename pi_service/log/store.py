@@ -469,6 +469,16 @@ class Store:
             db.execute("INSERT OR REPLACE INTO activity VALUES (?,?,?,?,?)",
                        (device, day.isoformat(), float(activity), time, source))
 
+    def fact(self, key: str) -> str | None:
+        """A fact the log keeps about itself (``meta``), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def remember(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def strike(self, set_id: str, reason: str = "", *, undo: bool = False) -> SetRow:
         """Strike a set logged by mistake from the history (or put it back with ``undo``).
 

@@ -39,7 +39,7 @@ from ..topics import DURABLE, LOG_STATUS, ROOT, ack_topic, split_topic, subscrip
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules
-from .store import Store, is_database_failure
+from .store import Store, is_database_failure, utc_now_iso
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ CLIENT_ID = "heelraise-log"
 """Fixed, so the broker keeps this logger's session (and queue) across restarts."""
 
 EVENTS = ("set", "rep", "hold", "status")
+LEGACY_GAP_S = 1.0
+"""Between clearing Home Assistant's old per-entity configs and sending the device config."""
 WATCH_S = 2.0
 """How often the log looks for changes another process made to its database."""
 COMMANDS = ("cmd/pain", "cmd/stiffness", "cmd/activity")
@@ -381,9 +383,21 @@ class LogSubscriber:
         self._send_receipts()
         self._publish_dirty(wait_s=5.0)
 
+    def _clear_legacy_discovery(self, device: str) -> None:
+        """Once per device and log: remove the per-entity configs older versions published,
+        and give Home Assistant a moment to forget them before the device config comes."""
+        fact = f"homeassistant legacy cleared: {device}"
+        if self.store.fact(fact) is not None:
+            return
+        for legacy in homeassistant.legacy_topics(device, self._prefix):
+            self._client.publish(legacy, b"", qos=1, retain=True)
+        self._stopping.wait(LEGACY_GAP_S)
+        self.store.remember(fact, utc_now_iso())
+
     def _republish(self, device: str, announce: bool) -> list[mqtt.MQTTMessageInfo]:
         infos = []
         if announce:
+            self._clear_legacy_discovery(device)
             for config_topic, config in homeassistant.discovery_messages(
                     device, self._prefix).items():
                 infos.append(self._client.publish(config_topic, homeassistant.encode(config),

@@ -264,11 +264,25 @@ class Service:
 
 
 def run_service(args: argparse.Namespace) -> int:
+    """``heelraise run``: the config and command line, then :func:`serve`."""
     config = config_from_args(args)
+    stage = load_stage(config.stage, config.stages_file)
+    return serve(config, None if args.quiet else LiveConsole(stage))
+
+
+def serve(config: ServiceConfig, console: LiveConsole | None, *,
+          source: tuple[Any, str] | None = None, feedback: Any = None,
+          confirm_s: float = 0.0) -> int:
+    """Run the coach until SIGTERM, SIGHUP or SIGINT: source -> pipeline -> LED, MQTT, console.
+
+    ``source`` and ``feedback`` may come ready-made (``heelraise start`` opens the source
+    first, to know whether a person or the simulator is on it, and may light a terminal
+    LED); they are closed here either way. ``confirm_s``: how long to wait at the end for
+    the training log's receipt of the last sets (its own log, in ``heelraise start``).
+    """
     stage = load_stage(config.stage, config.stages_file)
     from .feedback import FeedbackConfig, open_feedback
 
-    feedback_config = FeedbackConfig.from_dict(config.feedback, config.path)
     service: Service | None = None
     stop_asked: list[int] = []
 
@@ -283,17 +297,19 @@ def run_service(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, stop)
     with ExitStack() as stack:
-        ensure_broker(config, stack)
-        source, source_name = open_source(config)
+        if source is None:
+            ensure_broker(config, stack)
+            source = open_source(config)
+        source, source_name = source
         stack.callback(source.close)
-        feedback = open_feedback(feedback_config, stage,
-                                 hold_stage=load_stage(1, config.stages_file))
+        if feedback is None:
+            feedback = open_feedback(FeedbackConfig.from_dict(config.feedback, config.path),
+                                     stage, hold_stage=load_stage(1, config.stages_file))
         stack.callback(feedback.close)
         publisher = None
         if config.broker.enabled:
             publisher = stack.enter_context(make_publisher(
                 config, source_name, stage, getattr(source, "iso_time", None)))
-        console = None if args.quiet else LiveConsole(stage)
         service = Service(config, stage, feedback, publisher, console, source_name)
         service.stopping = bool(stop_asked)
         if publisher is not None:
@@ -304,7 +320,9 @@ def run_service(args: argparse.Namespace) -> int:
         if publisher is not None and not publisher.wait_idle(timeout_s=10):
             log.warning("broker unreachable: unsent sets stay in %s for next time",
                         config.outbox_path)
-        elif publisher is not None and publisher.pending:
+        elif publisher is not None and confirm_s > 0:
+            publisher.wait_confirmed(confirm_s)
+        if publisher is not None and publisher.pending:
             log.info("%d set(s) wait in %s for the training log's receipt; they go again "
                      "at the next start", publisher.pending, config.outbox_path)
     return 0

@@ -187,6 +187,9 @@ class LocalBroker:
             stdout=subprocess.DEVNULL,
             stderr=open(self._dir / "mosquitto.log", "ab"),  # noqa: SIM115 - lives with the process
             preexec_fn=lambda: _die_with(parent),
+            # Its own session: Ctrl-C in a terminal reaches the owner alone, which then
+            # sends its last sets through the broker before stopping it.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""The ``heelraise`` command: analyze, simulate, demo, run, sensors and the log's commands.
+"""The ``heelraise`` command: start, analyze, simulate, demo, run, sensors and the log's.
 
 Each command imports what it needs when it runs, so ``heelraise --help`` and
 the light commands stay quick on a Pi Zero. Every error a person can cause is
@@ -238,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=speed, default=1.0, help="play faster (e.g. 10)")
     p.add_argument("--seed", type=seed, default=1)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("start", help="the whole product: broker, coach, log and dashboard, "
+                                      "until Ctrl-C")
+    from . import product
+
+    product.configure_start(p)
+    p.set_defaults(func=product.run_start)
 
     p = sub.add_parser("run", help="the service: sensor -> reps -> LED and MQTT")
     configure_run(p)

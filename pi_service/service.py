@@ -267,13 +267,16 @@ def run_service(args: argparse.Namespace) -> int:
     """``heelraise run``: the config and command line, then :func:`serve`."""
     config = config_from_args(args)
     stage = load_stage(config.stage, config.stages_file)
-    return serve(config, None if args.quiet else LiveConsole(stage))
+    serve(config, None if args.quiet else LiveConsole(stage))
+    return 0
 
 
 def serve(config: ServiceConfig, console: LiveConsole | None, *,
           source: tuple[Any, str] | None = None, feedback: Any = None,
-          confirm_s: float = 0.0) -> int:
-    """Run the coach until SIGTERM, SIGHUP or SIGINT: source -> pipeline -> LED, MQTT, console.
+          confirm_s: float = 0.0) -> list[int]:
+    """Run the coach until SIGTERM, SIGHUP or SIGINT, or the source ends: source ->
+    pipeline -> LED, MQTT, console. Returns the signals that stopped it (none: the source
+    ended, as a recording or a simulated session does).
 
     ``source`` and ``feedback`` may come ready-made (``heelraise start`` opens the source
     first, to know whether a person or the simulator is on it, and may light a terminal
@@ -325,7 +328,7 @@ def serve(config: ServiceConfig, console: LiveConsole | None, *,
         if publisher is not None and publisher.pending:
             log.info("%d set(s) wait in %s for the training log's receipt; they go again "
                      "at the next start", publisher.pending, config.outbox_path)
-    return 0
+    return stop_asked
 
 
 def broker_login(config: ServiceConfig) -> tuple[str | None, str | None]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .store import SCHEMA_VERSION, Store
+if TYPE_CHECKING:          # the store (SQLite and the payload code) loads only to export
+    from .store import Store
 
 FORMATS = ("csv", "json")
 TABLES = ("sets", "reps", "holds", "pain", "stiffness", "activity", "rejected")
@@ -33,6 +34,8 @@ def export(store: Store, fmt: str, out: TextIO, table: str | None = None) -> int
         writer.writerows(rows)
         return len(rows)
     if fmt == "json":
+        from .store import SCHEMA_VERSION
+
         doc: dict = {"v": 1, "schema_version": SCHEMA_VERSION}
         for name in (table,) if table else TABLES:
             doc[name] = _json_table(store, name)

@@ -277,7 +277,7 @@ def wait_for_stop() -> None:
 def _banner(args: argparse.Namespace, server, device: str, source: str, simulated: bool,
             db: Path, rating_password: str) -> None:
     who = ("No IMU answered on the I2C bus: a SIMULATED person trains. Their log is their "
-           "own, in a temporary folder, and goes when you stop; nothing reaches yours."
+           f"own ({db}) and goes when you stop; nothing reaches yours."
            if simulated else f"Sensor: {source}. Training log: {db}")
     lines = [f"heel-raise coach: device {device}", who]
     if args.lan:

@@ -361,3 +361,50 @@ def test_a_low_clip_on_battery_is_a_warning_on_the_page(stack, browser):
                  | {"id": "1a2b3c4d-will", "state": "offline"}, retain=True)
     browser.wait_text(".clip", "clip-on offline")
     clip.close()
+
+
+def _live(device: str, *, set_index: int, reps: int, set_open: bool,
+          rest_from: str | None = None) -> dict:
+    status = {"source": "mpu6050", "stage": 2, "running": True}
+    rep = builders.rep_payload(builders.Context(device, "s1", load_stage(2),
+                                                builders.offset_clock(time.time())), _rep(reps), 1)
+    return builders.live_payload(device, "s1", status, {
+        "set_index": set_index, "set_open": set_open, "reps": reps if set_open else 0,
+        "holds": 0, "sets_done": set_index - 1, "rest_from": rest_from, "rest_s": 60.0,
+        "last_rep": {k: rep[k] for k in builders.LIVE_REP}, "last_hold": None})
+
+
+@needs_browser
+def test_two_feet_side_by_side_and_a_reload_shows_the_set_and_the_rest(stack, browser):
+    """A page opened mid-set (left) and mid-rest (right) shows both, from retained state only."""
+    services = {d: stack.publisher(d) for d in ("left", "right")}
+    try:
+        for device, service in services.items():
+            service.publish(topics.topic(device, "status"), builders.status_payload(
+                device, state="online", sensor="ok", source="mpu6050", stage=2, running=True),
+                retain=True)
+        services["left"].publish(topics.topic("left", "live"),
+                                 _live("left", set_index=2, reps=7, set_open=True), retain=True)
+        services["right"].publish(topics.topic("right", "live"), _live(
+            "right", set_index=3, reps=0, set_open=False,
+            rest_from=builders.iso_utc(time.time() - 20)), retain=True)
+        for _ in range(2):                    # the page, and the same page reloaded
+            browser.call("open", url=stack.server.url, login=["rating", harness.USERS["rating"]])
+            browser.wait_text("#conn", "connected")
+            browser.wait_text('[data-device="right"] .set-label', "set 3 of 3 next")
+            assert browser.call("texts", selector=".device-card .device") == ["left", "right"]
+            assert browser.text('[data-device="left"] .rep-count') == "7"
+            assert browser.text('[data-device="left"] .set-label').startswith("set 2 of 3 ·")
+            assert browser.text('[data-device="left"] .verdict') == "Good"
+            assert not browser.call("visible", selector='[data-device="left"] .rest')
+            assert browser.text('[data-device="right"] .rep-count') == "0"
+            assert browser.call("visible", selector='[data-device="right"] .rest')
+            assert re.fullmatch(r"0:[23]\d", browser.text('[data-device="right"] .rest-timer'))
+        # the day's activity, rated on the page, reaches the log
+        browser.call("click", selector='#activity-scale button[data-value="8"]')
+        browser.wait_text("#entry-status", "Saved 8/10 on your feet today")
+        assert wait_until(lambda: [r.value for r in stack.store.activity()] == [8.0])
+        assert browser.call("errors") == []
+    finally:
+        for service in services.values():
+            service.close()

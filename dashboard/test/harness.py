@@ -32,9 +32,9 @@ DIST = ROOT / "dashboard" / "dist"
 ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
 CHROMIUM = "/usr/bin/chromium"
 
-# Logins as in the deployed ACL: the device "left" (its service), the log, the read-only
-# dashboard, the person rating on the page, and the clip-on.
-USERS = {"left": "service-secret", "heelraise-log": "log-secret",
+# Logins as in the deployed ACL: the devices "left" and "right" (their services), the log,
+# the read-only dashboard, the person rating on the page, and the clip-on.
+USERS = {"left": "service-secret", "right": "right-secret", "heelraise-log": "log-secret",
          "dashboard": "dashboard-secret", "rating": "rating-secret", "sensor": "clip-secret"}
 
 

@@ -8,6 +8,8 @@ the broker for their retained statuses (online, or offline by their last will).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -19,6 +21,32 @@ from .topics import split_topic, subscription
 
 class BrokerUnreachable(HeelRaiseError, ConnectionError):
     """The broker could not be reached, or refused the login."""
+
+
+@contextmanager
+def connected(host: str, port: int, username: str | None, password: str | None, *,
+              on_connect: Callable, on_message: Callable,
+              on_subscribe: Callable | None = None) -> Iterator[mqtt.Client]:
+    """A paho client connected (or a one-line :class:`BrokerUnreachable`), looping in its
+    own thread until the block ends."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    if username is not None:
+        client.username_pw_set(username, password)
+    client.on_connect = on_connect
+    client.on_message = on_message
+    if on_subscribe is not None:
+        client.on_subscribe = on_subscribe
+    try:
+        client.connect(host, port, keepalive=30)
+    except OSError as exc:
+        raise BrokerUnreachable(f"cannot reach the MQTT broker at {host}:{port}: "
+                                f"{exc.strerror or exc}") from None
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def announced_devices(host: str, port: int, *, username: str | None = None,
@@ -47,27 +75,13 @@ def announced_devices(host: str, port: int, *, username: str | None = None,
         except PayloadError:
             pass      # the log's own status, or something not ours
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    if username is not None:
-        client.username_pw_set(username, password)
-    client.on_connect = on_connect
-    client.on_subscribe = lambda *args: granted.set()
-    client.on_message = on_message
     where = f"{host}:{port}"
-    try:
-        client.connect(host, port, keepalive=30)
-    except OSError as exc:
-        raise BrokerUnreachable(f"cannot reach the MQTT broker at {where}: "
-                                f"{exc.strerror or exc}") from None
-    client.loop_start()
-    try:
+    with connected(host, port, username, password, on_connect=on_connect,
+                   on_message=on_message, on_subscribe=lambda *args: granted.set()):
         if not granted.wait(timeout_s):
             raise BrokerUnreachable(f"the MQTT broker at {where} did not answer")
         if refused:
             raise BrokerUnreachable(f"the MQTT broker at {where} refused the login: "
                                     f"{refused[0]}")
         threading.Event().wait(settle_s)
-    finally:
-        client.disconnect()
-        client.loop_stop()
     return dict(sorted(found.items()))

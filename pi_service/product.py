@@ -127,10 +127,7 @@ def rep_line(rep: dict) -> str:
 def follow(host: str, port: int, username: str, password: str,
            stop: threading.Event | None = None) -> None:
     """Print every device's reps and sets from the broker until ``stop`` (or Ctrl-C)."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from .discover import BrokerUnreachable
+    from .discover import connected
 
     def on_message(client, userdata, msg) -> None:
         try:
@@ -143,22 +140,12 @@ def follow(host: str, port: int, username: str, password: str,
             print(f"{body.get('device', '?')}: == set {body.get('index', '?')}: "
                   f"{body.get('reps', '?')} reps", flush=True)
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.username_pw_set(username, password)
-    client.on_connect = lambda c, *a: c.subscribe([("heelraise/+/rep", 1),
-                                                   ("heelraise/+/set", 1)])
-    client.on_message = on_message
-    try:
-        client.connect(host, port, keepalive=30)
-    except OSError as exc:
-        raise BrokerUnreachable(f"cannot reach the MQTT broker at {host}:{port}: "
-                                f"{exc.strerror or exc}") from None
-    client.loop_start()
-    try:
+    def on_connect(client, *args) -> None:
+        client.subscribe([("heelraise/+/rep", 1), ("heelraise/+/set", 1)])
+
+    with connected(host, port, username, password, on_connect=on_connect,
+                   on_message=on_message):
         (stop or threading.Event()).wait()
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 # --------------------------------------------------------------------------- starting
@@ -207,7 +194,7 @@ def start(args: argparse.Namespace) -> int:
     stage = load_stage(config.stage, config.stages_file)
     protocol = load_protocol(config.stages_file)
     if not args.verbose:      # the console says what matters; the parts' chatter would bury it
-        logging.getLogger("pi_service").setLevel(logging.WARNING)
+        logging.getLogger("pi_service").setLevel(logging.ERROR)
     device = config.device
     logins = {name: secrets.token_urlsafe(18)
               for name in (device, "heelraise-log", "dashboard", "rating")}

@@ -451,23 +451,22 @@ class Store:
     def record_stiffness(self, stiffness: float, *, device: str, day: date | None = None,
                          time: str | None = None, source: str = "cli") -> None:
         """Next-morning stiffness (0-10) for ``day`` (default: today); a new rating replaces."""
-        _check_rating("stiffness", stiffness)
-        time = _canonical(time or utc_now_iso())
-        day = day or local_day(time)
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO stiffness VALUES (?,?,?,?,?)",
-                       (device, day.isoformat(), float(stiffness), time, source))
+        self._record_daily("stiffness", stiffness, device, day, time, source)
 
     def record_activity(self, activity: float, *, device: str, day: date | None = None,
                         time: str | None = None, source: str = "cli") -> None:
         """The day's load outside the exercises (0 resting - 10 on my feet all day), for
         ``day`` (default: today); a new rating replaces the day's."""
-        _check_rating("activity", activity)
+        self._record_daily("activity", activity, device, day, time, source)
+
+    def _record_daily(self, table: str, value: float, device: str, day: date | None,
+                      time: str | None, source: str) -> None:
+        _check_rating(table, value)
         time = _canonical(time or utc_now_iso())
         day = day or local_day(time)
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO activity VALUES (?,?,?,?,?)",
-                       (device, day.isoformat(), float(activity), time, source))
+            db.execute(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?,?,?)",
+                       (device, day.isoformat(), float(value), time, source))
 
     def fact(self, key: str) -> str | None:
         """A fact the log keeps about itself (``meta``), or None."""

@@ -243,8 +243,10 @@ export class Model {
     const logged = agg?.date === today && Array.isArray(agg.set_list) ? agg.set_list : [];
     const known = new Set(logged.map((s) => s.id));
     const aggMs = Date.parse(agg?.time);
+    // a set neither in the log's list nor newer than it is one the log keeps out (a
+    // simulated one, outside a simulated person's log)
     const live = [...this.liveSets.values()].filter((s) => localDay(s.time) === today
-      && !known.has(s.id) && !(Date.parse(s.time) <= aggMs));
+      && !known.has(s.id) && !(logged.length && Date.parse(s.time) <= aggMs));
     const rated = (s) => (this.painSaved.has(s.id) ? { ...s, pain: this.painSaved.get(s.id) } : s);
     return [...logged, ...live].map(rated)
       .sort((a, b) => (Date.parse(a.time) || 0) - (Date.parse(b.time) || 0));

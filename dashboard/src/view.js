@@ -200,10 +200,14 @@ export function renderToday(model, painLimit) {
 
 // Totals for today: the log's aggregate counts every set stored today, including those
 // from before the page was opened; sets that ended after it was computed are added on.
-function todaySummary(agg, liveSets) {
+function todaySummary(agg, rows) {
+  // Sets the log has summed up are in its list; the others arrived after it (a simulated
+  // session played fast stamps its sets ahead of the wall clock, so time alone cannot say).
+  const known = new Set((agg?.set_list ?? []).map((s) => s.id));
   const aggMs = Date.parse(agg?.time);
-  const newer = Number.isFinite(aggMs)
-    ? liveSets.filter((s) => Date.parse(s.time) > aggMs) : liveSets;
+  const listed = Array.isArray(agg?.set_list);
+  const newer = rows.filter((s) => !known.has(s.id)
+    && (listed || !(Date.parse(s.time) <= aggMs)));
   const sum = (list, key) => list.reduce((n, s) => n + (typeof s[key] === "number" ? s[key] : 0), 0);
   const sets = (agg?.sets ?? 0) + newer.length;
   const reps = (agg?.reps ?? 0) + sum(newer, "reps");
@@ -214,7 +218,7 @@ function todaySummary(agg, liveSets) {
   else if (holds && !reps) parts.push(plural(holds, "hold"));
   else parts.push(`${plural(sets, "set")} · ${plural(reps, "rep")}`, `${percent(ok / reps)} on tempo`);
   if (typeof agg?.activity === "number") parts.push(`on your feet ${agg.activity}/10`);
-  const pains = [agg?.pain_max, ...liveSets.map((s) => s.pain)].filter((v) => typeof v === "number");
+  const pains = [agg?.pain_max, ...rows.map((s) => s.pain)].filter((v) => typeof v === "number");
   if (pains.length) parts.push(`pain max ${Math.max(...pains)}`);
   if (typeof agg?.stiffness === "number") parts.push(`stiffness ${agg.stiffness}`);
   const t = agg?.target;

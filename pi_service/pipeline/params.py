@@ -128,10 +128,15 @@ class DetectorParams:
     """The rest level follows the resting foot with this time constant."""
     quiet_s: float = 1.0
     """Still this long after walking or a stumble: back at rest."""
+    push_s: float = 0.15
+    """A quick raise's push off the ground jolts the sensor this long after it shows."""
     touchdown_s: float = 0.3
     """An impact this soon after the top is reached is a forefoot landing (a step)."""
     landing_grace_s: float = 0.3
     """An impact this soon after a rep ends is its landing still ringing."""
+    rested_s: float = 0.2
+    """Resting this long, the foot is standing: a jolt then (a stamp, the other foot,
+    the push of a quick raise) is no step landing. Sooner, it may be."""
     hold_s: float = 10.0
     """A top held at least this long is an isometric hold."""
     max_raise_deg: float = 75.0

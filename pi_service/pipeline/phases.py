@@ -104,8 +104,9 @@ class PhaseDetector:
         self._history: list[tuple[np.ndarray, ...]] = []
         self._tail_t: np.ndarray | None = None
         self._tail_p: np.ndarray | None = None
-        self._last_end_s = -math.inf    # when the last counted movement ended
         self._rest_since_s = -math.inf  # no fit reaches back past this
+        self._last_end_s = -math.inf    # when the last counted movement ended
+        self._rested_s = math.inf       # when the foot came to rest
         self._state = Phase.DISTURBED
         self._move: _Movement | None = None
         self._rest_deg = 0.0
@@ -233,6 +234,8 @@ class PhaseDetector:
 
     def _enter(self, phase: Phase, j: int) -> None:
         self._state = phase
+        if phase == Phase.REST:
+            self._rested_s = float(self._t[j])
         self._events.append(PhaseChange(float(self._t[j]), phase, float(self._p[j])))
 
     def _settle(self, j: int) -> None:
@@ -265,9 +268,13 @@ class PhaseDetector:
         # the level the foot rests at, followed slowly (the live pitch settles and drifts a
         # little after walking or a rep), so a rise is measured from where it really starts
         b, _ = lfilter(self._rest_b, self._rest_a, p, zi=self._rest_a[1:] * -self._rest_deg)
-        # the ringing of a heel that just landed is not a new jolt
-        landing = self._t[i:stop] < self._last_end_s + self.params.landing_grace_s
-        jolt = self._flight[i:stop] | (self._impact[i:stop] & ~landing)
+        # a jolt with the foot standing changes nothing (a stamp, the other foot, the push
+        # of a quick raise beginning), nor does a landing still ringing; but one just after
+        # the foot stopped somewhere may be a step landing
+        t = self._t[i:stop]
+        landing = t < self._last_end_s + self.params.landing_grace_s
+        standing = t >= self._rested_s + self.params.rested_s
+        jolt = self._flight[i:stop] | (self._impact[i:stop] & ~landing & ~standing)
         up = p - b > on
         if up.any():
             # still coming down (the live pitch lags a heel that has landed) is not rising
@@ -317,7 +324,10 @@ class PhaseDetector:
         fell = p < b + 0.5 * prm.on_share * typical
         too_far = p > b + np.where(self._fused[i:stop], prm.max_raise_deg,
                                    prm.max_raise_accel_deg)
-        jolt = self._jolted(i, stop)
+        # a quick raise from standing starts with a push that jolts like an impact
+        push = t <= m.detect_s + prm.push_s if m.detect_s >= self._rested_s + prm.rested_s \
+            else np.zeros(len(t), dtype=bool)
+        jolt = self._flight[i:stop] | (self._impact[i:stop] & ~push)
         hits = np.flatnonzero(topped | fell | too_far | jolt)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         if not m.paced and self.stage.min_up_s is not None:

@@ -65,7 +65,8 @@ def test_the_wireless_path_gives_the_wired_samples_and_the_same_reps(broker, mov
             b for b in source if len(b)), daemon=True)
         reader.start()
         run_clip(broker, motion=movement, events=[[len(movement) / 100 + 1, "stop"]])
-        assert wait_until(lambda: sum(len(b) for b in blocks) >= len(wired) - 40, 10)
+        # generous: on a loaded machine the frames queue behind the broker and the reader
+        assert wait_until(lambda: sum(len(b) for b in blocks) >= len(wired) - 40, 60)
         source.close()
         reader.join(5)
     wireless = SampleBlock.concat(blocks)

@@ -88,10 +88,16 @@ def _lever_cm(args: argparse.Namespace) -> float:
 
 
 def _drive(args: argparse.Namespace, guide: Any, say: Callable[[str], None]) -> None:
-    """Feed the guide the sensor's blocks until it is done, saying what it says."""
+    guide_through(guide, _blocks(args, say), say)
+
+
+def guide_through(guide: Any, blocks: Iterable[tuple[Any, Callable[[], str | None]]],
+                  say: Callable[[str], None]) -> None:
+    """Feed ``guide`` (a :class:`.guided.GuidedCalibration`) the blocks until it is done,
+    saying what it says; each block comes with a way to name the sensor's chip."""
     for line in guide.start():
         say(line.text)
-    for block, chip in _blocks(args, say):
+    for block, chip in blocks:
         if guide.chip_name is None:
             guide.chip_name = chip()
         for line in guide.feed(block):
@@ -100,6 +106,20 @@ def _drive(args: argparse.Namespace, guide: Any, say: Callable[[str], None]) -> 
             return
     for line in guide.finish():
         say(("warning: " if line.kind == "warning" else "") + line.text)
+
+
+def from_source(source: Any, say: Callable[[str], None], name: str = "live",
+                chip: str | None = None) -> Iterable[tuple[Any, Callable[[], str | None]]]:
+    """The blocks of a live source (what ``open_source`` gives: wired, wireless, simulated),
+    skipping the empty ones it yields while the sensor is away."""
+    said_waiting = False
+    for block in source:
+        if not len(block):
+            if not getattr(source, "connected", True) and not said_waiting:
+                say(f"waiting for the {name} sensor...")
+                said_waiting = True
+            continue
+        yield block, lambda: chip or _chip_of(source)
 
 
 def _blocks(args: argparse.Namespace, say: Callable[[str], None],
@@ -122,15 +142,8 @@ def _blocks(args: argparse.Namespace, say: Callable[[str], None],
 
     config = config_from_args(args)
     source, name = open_source(config)
-    said_waiting = False
     with source:
-        for block in source:
-            if not len(block):
-                if not getattr(source, "connected", True) and not said_waiting:
-                    say(f"waiting for the {name} sensor...")
-                    said_waiting = True
-                continue
-            yield block, lambda: args.chip or _chip_of(source)
+        yield from from_source(source, say, name, args.chip)
 
 
 def _chip_of(source: Any) -> str | None:

@@ -46,10 +46,8 @@ MARGIN_S = 0.5
 """Samples kept either side of a raise for its fit."""
 CHUNK = 10
 """Samples taken at a time (a live sensor's block)."""
-MOVED_DEG = 80.0
-"""A still orientation this far from the level before any raise is no raise's top (none
-goes past 75 deg): the sensor was moved (off the table, clipped on anew), and this is the
-level now. A move that turns it less is caught after the raises, as a shifted level."""
+MAX_LEVELS = 4
+"""Candidate levels followed at once before the first raise (each its own pipeline)."""
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -103,6 +101,7 @@ class GuidedCalibration:
         self._pipeline: Pipeline | None = None
         self._blocks: list[SampleBlock] = []
         self._baseline: Still | None = None
+        self._levels: list[tuple[Still, Pipeline]] = []   # candidates, before a raise
         self._raises: list[tuple[float, float]] = []
         self._clipped = 0
         self._since: float | None = None        # sensor time of the last progress
@@ -160,8 +159,12 @@ class GuidedCalibration:
     def finish(self) -> list[Say]:
         """The stream ended (a recording): finish what can be finished."""
         out: list[Say] = []
-        if self._pipeline is not None and self.step == "raises":
-            out += self._events(self._pipeline.finish())
+        if self.step == "raises":
+            if self._raises:
+                out += self._events(self._pipeline.finish())
+            else:
+                for still, pipeline in list(self._levels):
+                    out += self._adopt(still, pipeline, pipeline.finish())
         if self.step == "stand again":
             out.append(Say("no standing still after the raises: could not check that the "
                            "sensor stayed put", "warning"))
@@ -210,27 +213,48 @@ class GuidedCalibration:
         out: list[Say] = []
         self._blocks.append(block)
         still = self._still.feed(block)
-        if self.step in ("stand", "raises") and not self._raises and still is not None \
-                and (self._baseline is None or _angle_deg(still.accel_g,
-                                                          self._baseline.accel_g) > MOVED_DEG):
-            # a still standing, the first or one turned further than any raise before the
-            # first raise (the sensor was on a table, or clipped on anew), is the level; the
-            # pipeline that finds the raises starts there too (a sensor turned smoothly in
-            # the hand from a table to the shoe is no disturbance it would notice)
-            first = self._baseline is None
-            self._baseline = still
-            self._pipeline = Pipeline(load_stage(2))
-            since = SampleBlock.concat(self._blocks)
-            self._pipeline.feed(since[int(np.searchsorted(since.t, still.start_s)):])
-            if first:
-                self.step = "raises"
-                out += [Say("Standing still: got it.", "progress"), Say(self._prompt())]
-        elif self.step == "raises":
-            out += self._events(self._pipeline.feed(block))
+        if self.step == "raises":
+            out += self._raising(block)
         elif self.step == "stand again" and still is not None:
             out += self._conclude(still)
+        if self.step in ("stand", "raises") and not self._raises and still is not None and all(
+                _angle_deg(still.accel_g, s.accel_g) > SHIFT_DEG for s, _ in self._levels):
+            # a still standing in a new orientation, before the first raise, may be the level:
+            # the sensor rests on a table first, pauses in the hand, is clipped on anew; the
+            # one the first slow raise is seen from is it. (The pipeline would not notice a
+            # sensor turned smoothly from a table to the shoe, so each gets its own.)
+            pipeline = Pipeline(load_stage(2))
+            since = SampleBlock.concat(self._blocks)
+            events = pipeline.feed(since[int(np.searchsorted(since.t, still.start_s)):])
+            self._levels = [*self._levels[-(MAX_LEVELS - 1):], (still, pipeline)]
+            if self._baseline is None:
+                self.step = "raises"
+                out += [Say("Standing still: got it.", "progress"), Say(self._prompt())]
+            self._baseline = still
+            out += self._adopt(still, pipeline, events)
         self._trim()
         return out
+
+    def _raising(self, block: SampleBlock) -> list[Say]:
+        if self._raises:
+            return self._events(self._pipeline.feed(block))
+        out: list[Say] = []
+        for still, pipeline in list(self._levels):
+            out += self._adopt(still, pipeline, pipeline.feed(block))
+            if self._raises:
+                break
+        return out
+
+    def _adopt(self, still: Still, pipeline: Pipeline, events: list) -> list[Say]:
+        """Before the first raise: a level whose pipeline saw a slow raise is the level."""
+        if self._raises:
+            return []
+        if not any(isinstance(e, Rep) and e.start_s is not None and e.end_s is not None
+                   and (e.up_s is None or e.up_s >= MIN_UP_S) for e in events):
+            # only the latest level speaks of quick or small raises (once, not per level)
+            return self._events(events) if still is self._baseline else []
+        self._baseline, self._pipeline, self._levels = still, pipeline, []
+        return self._events(events)
 
     def _events(self, events: list) -> list[Say]:
         out = []
@@ -246,7 +270,7 @@ class GuidedCalibration:
             elif event.up_s is not None and event.up_s < MIN_UP_S:
                 out.append(Say(f"That one was quick ({event.up_s:.1f} s up): slowly, about "
                                "3 s up. Not counted.", "progress"))
-            else:
+            elif self._pipeline is not None:
                 self._raises.append((event.start_s, event.end_s))
                 height = self.lever_cm * math.sin(math.radians(max(event.peak_deg, 0.0)))
                 out.append(Say(f"raise {len(self._raises)}: {event.peak_deg:.0f} deg "

@@ -463,9 +463,9 @@ def _run_mode(case: Case, condition: str, index: int, seed: int, mode: str) -> S
         + f" stage={case.stage}" + (f" {case.note}" if case.note else "")
     if case.truth is not None:
         result.true_reps = sum(not r.optional for r in case.truth.reps)
-    calibration = calibration_for(mode, None if case.truth is None else case.truth.meta)
-    result.uncalibrated = mode != "self" and calibration is None
     try:
+        calibration = calibration_for(mode, None if case.truth is None else case.truth.meta)
+        result.uncalibrated = mode != "self" and calibration is None
         block = case.block if case.path is None else read_recording(case.path)
         found = analyze(block.split(BLOCK), load_stage(case.stage), calibration,
                         hold_stage=load_stage(1))

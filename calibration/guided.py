@@ -282,9 +282,12 @@ class GuidedCalibration:
         return out
 
     def _trim(self) -> None:
-        """Keep only what the fit needs: from the baseline on (or the last 10 s)."""
-        keep_from = (self._baseline.start_s - 1.0 if self._baseline is not None
-                     else self._blocks[-1].t[-1] - 10.0)
+        """Keep only what the fit needs: from the earliest level still in play (or the last
+        10 s before there is one)."""
+        starts = [s.start_s for s, _ in self._levels]
+        if self._baseline is not None:
+            starts.append(self._baseline.start_s)
+        keep_from = min(starts) - 1.0 if starts else self._blocks[-1].t[-1] - 10.0
         while len(self._blocks) > 1 and self._blocks[0].t[-1] < keep_from:
             self._blocks.pop(0)
 
@@ -296,6 +299,8 @@ class GuidedCalibration:
         windows = []
         for start, end in self._raises:
             keep = (samples.t >= start - MARGIN_S) & (samples.t <= end + MARGIN_S)
+            if np.count_nonzero(keep) < 10:
+                raise CalibrationError("the samples of a raise were lost: calibrate again")
             windows.append(SampleBlock(samples.t[keep], samples.accel_g[keep]))
         result = fit_raises.fit(base.accel_g, windows)
         findings = standing.check(base, self.chip_name, corrected=self.correction is not None)

@@ -75,7 +75,7 @@ def measure(reps: int, gap_s: float) -> list[float]:
                 sent_ms[str(i)] = time.time() * 1000
                 service.publish(topic, body)
                 time.sleep(gap_s)
-            browser.wait_text("#rep-count", str(reps))
+            browser.wait_text(".rep-count", str(reps))
             time.sleep(0.2)
             shown = browser.call("evaluate", expression="window.__shownMs")
         finally:

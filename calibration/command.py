@@ -23,7 +23,7 @@ CHECK_G = 0.03
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The command's options (the sensor's are ``heelraise run``'s)."""
-    from pi_service.service import configure_sensor
+    from pi_service.arguments import configure_sensor
 
     parser.add_argument("file", nargs="?",
                         help="recording that starts standing still, then slow raises (with "

@@ -101,7 +101,10 @@ class LocalBroker:
     test can take the broker away and bring it back where clients expect it.
     ``extra_config`` is appended to the generated config (passwords, ACLs);
     ``config_text`` replaces it whole (a shipped config, its listeners rewritten
-    to ``port`` and ``websockets_port``).
+    to ``port`` and ``websockets_port``). ``logins`` (name -> password) are hashed into
+    a password file of the broker's own, and ``acl_file`` says who may do what; then
+    nobody is anonymous. ``websockets_host`` is where the WebSockets listener binds
+    (a phone on the LAN needs ``0.0.0.0``; plain MQTT stays on ``host``).
     """
 
     def __init__(
@@ -113,8 +116,12 @@ class LocalBroker:
         persistence: bool = False,
         host: str = "127.0.0.1",
         config_text: str | None = None,
+        logins: dict[str, str] | None = None,
+        acl_file: str | Path | None = None,
+        websockets_host: str | None = None,
     ) -> None:
         self.host = host
+        self.websockets_host = websockets_host or host
         self.port = port or free_port(host)
         self.websockets_port = websockets_port
         self._extra = extra_config
@@ -126,7 +133,25 @@ class LocalBroker:
         self._dir = Path(tempfile.mkdtemp(prefix=_PREFIX))
         me = os.getpid()
         (self._dir / _OWNER).write_text(f"{me} {_started_at(me)}\n")
+        if logins:
+            self._anonymous = False
+            self._extra += f"password_file {self._password_file(logins)}\n"
+        if acl_file is not None:
+            self._extra += f"acl_file {acl_file}\n"
         self._proc: subprocess.Popen | None = None
+
+    def _password_file(self, logins: dict[str, str]) -> Path:
+        """``logins`` hashed by mosquitto_passwd (``-U`` in place: no password on a command
+        line, where ``ps`` would show it)."""
+        path = self._dir / "passwd"
+        path.write_text("".join(f"{user}:{password}\n" for user, password in logins.items()))
+        path.chmod(0o600)
+        passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        try:
+            subprocess.run([passwd, "-U", str(path)], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise BrokerError(f"cannot hash the broker's logins with {passwd}: {exc}") from None
+        return path
 
     @property
     def config_path(self) -> Path:
@@ -146,7 +171,8 @@ class LocalBroker:
             f"listener {self.port} {self.host}",
         ]
         if self.websockets_port is not None:
-            lines += [f"listener {self.websockets_port} {self.host}", "protocol websockets"]
+            lines += [f"listener {self.websockets_port} {self.websockets_host}",
+                      "protocol websockets"]
         return "\n".join(lines) + "\n" + self._extra + "\n"
 
     def start(self, timeout_s: float = 10.0) -> LocalBroker:
@@ -161,13 +187,18 @@ class LocalBroker:
             stdout=subprocess.DEVNULL,
             stderr=open(self._dir / "mosquitto.log", "ab"),  # noqa: SIM115 - lives with the process
             preexec_fn=lambda: _die_with(parent),
+            # Its own session: Ctrl-C in a terminal reaches the owner alone, which then
+            # sends its last sets through the broker before stopping it.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise BrokerError(f"mosquitto exited at start: {self.log_tail()}")
             if port_open(self.host, self.port) and (
-                    self.websockets_port is None or port_open(self.host, self.websockets_port)):
+                    self.websockets_port is None or port_open(
+                        "127.0.0.1" if self.websockets_host == "0.0.0.0" else
+                        self.websockets_host, self.websockets_port)):
                 log.info("local broker on %s:%d", self.host, self.port)
                 return self
             time.sleep(0.02)

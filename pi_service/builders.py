@@ -164,6 +164,19 @@ def log_status_payload(state: str) -> dict:
     return {"v": VERSION, "id": new_id(), "time": iso_utc(time.time()), "state": state}
 
 
+LIVE_REP = ("index", "time", "verdict", "faults", "up_s", "hold_s", "down_s", "peak_deg",
+            "bottom_deg", "height_cm", "target")
+"""What the live state keeps of the newest rep (its rep payload's fields)."""
+
+
+def live_payload(device: str, session: str, status: dict, live: dict) -> dict:
+    """The retained live state: ``status`` the service's (source, stage, running), ``live``
+    the set in progress, the rest timer and the newest rep and hold (see payloads)."""
+    return {"v": VERSION, "id": new_id(), "device": check_device(device),
+            "time": iso_utc(time.time()), "session": session, "source": status["source"],
+            "stage": status["stage"], "running": status["running"], **live}
+
+
 def status_payload(device: str, *, state: str, sensor: str, source: str, stage: int,
                    running: bool, calibration: str | None = None, time: str | None = None,
                    msg_id: str | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""The ``heelraise`` command: analyze, simulate, demo, run, sensors and the log's commands.
+"""The ``heelraise`` command: start, analyze, simulate, demo, run, sensors and the log's.
 
 Each command imports what it needs when it runs, so ``heelraise --help`` and
 the light commands stay quick on a Pi Zero. Every error a person can cause is
@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .arguments import configure_run, number, seed, speed, whole
 from .errors import HeelRaiseError
-from .service import configure_run
 
 
 def _stage_arg(parser: argparse.ArgumentParser, default: int | None = 2) -> None:
-    parser.add_argument("--stage", type=int, default=default, metavar="N",
+    parser.add_argument("--stage", type=whole(1, 99), default=default, metavar="N",
                         help="rehab stage 1-4 the reps are judged against (default %(default)s)")
     parser.add_argument("--stages-file", metavar="TOML",
                         help="protocol data file (default: the packaged stages.toml)")
@@ -164,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("simulate", help="write a simulated session and its ground truth")
-    p.add_argument("--stage", type=int, default=2, metavar="N")
+    p.add_argument("--stage", type=whole(1, 99), default=2, metavar="N")
     p.add_argument("--out", required=True, metavar="FILE", help="CSV (or .csv.gz) to write")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--rate", type=float, default=100.0, metavar="HZ")
+    p.add_argument("--seed", type=seed, default=1)
+    p.add_argument("--rate", type=number(1, 2000), default=100.0, metavar="HZ")
     p.add_argument("--chip", choices=("mpu6050", "lsm6dsox"), default="mpu6050")
     p.add_argument("--mount", choices=("laces", "heel"), default="laces")
     p.add_argument("--walking", action=argparse.BooleanOptionalAction, default=None)
@@ -177,9 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="play a simulated session live in the terminal")
     _stage_arg(p)
-    p.add_argument("--speed", type=float, default=1.0, help="play faster (e.g. 10)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--speed", type=speed, default=1.0, help="play faster (e.g. 10)")
+    p.add_argument("--seed", type=seed, default=1)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("start", help="the whole product: broker, coach, log and dashboard, "
+                                      "until Ctrl-C")
+    from . import product
+
+    product.configure_start(p)
+    p.set_defaults(func=product.run_start)
 
     p = sub.add_parser("run", help="the service: sensor -> reps -> LED and MQTT")
     configure_run(p)
@@ -190,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("sensors", help="scan the I2C bus for a supported IMU")
-    p.add_argument("--bus", type=int, default=1, help="I2C bus number (default 1)")
+    p.add_argument("--bus", type=whole(0, 255), default=1, help="I2C bus number (default 1)")
     p.set_defaults(func=cmd_sensors)
 
     from .log import commands as log_commands
@@ -199,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("progress", "where the rehab stands, and what to do next"),
                             ("pain", "record pain during exercise (0-10)"),
                             ("stiffness", "record next-morning stiffness (0-10)"),
+                            ("activity", "record the day's walking and standing (0-10)"),
+                            ("strike", "strike a set logged by mistake from the history"),
                             ("export", "export the training log as CSV or JSON")):
         p = sub.add_parser(name, help=help_text)
         getattr(log_commands, f"configure_{name}")(p)

@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .builders import (
+    LIVE_REP,
     Context,
     ack_payload,
     hold_payload,
+    live_payload,
     log_status_payload,
     offset_clock,
     phase_payload,
@@ -51,12 +53,19 @@ def examples() -> dict[str, dict]:
                          target_reps=stage.reps, ok_reps=2, tempo_compliance=2 / 3,
                          rest_before_s=None, rep_indices=(1, 2, 3))
     hold_ctx = Context("left", ctx.session, load_stage(1), ctx.iso_time, new_id=ctx.new_id)
+    rep = rep_payload(ctx, reps[2], set_index=1)
+    live = {"set_index": 1, "set_open": True, "reps": 3, "holds": 0, "sets_done": 0,
+            "rest_from": None, "rest_s": stage.rest_between_sets_s,
+            "last_rep": {k: rep[k] for k in LIVE_REP}, "last_hold": None}
+    status = {"source": "mpu6050", "stage": 2, "running": True}
     return {
         "status": status_payload("left", state="online", sensor="ok", source="mpu6050",
                                  stage=2, running=True, time="2026-01-31T07:00:00.000Z",
                                  msg_id=next(ids)),
+        "live": {**live_payload("left", ctx.session, status, live), "id": next(ids),
+                 "time": rep["time"]},
         "phase": phase_payload(ctx, PhaseChange(t_s=34.0, phase=Phase.RISING, pitch_deg=1.8)),
-        "rep": rep_payload(ctx, reps[2], set_index=1),
+        "rep": rep,
         "set": set_payload(ctx, summary, reps, pain=2),
         "hold": hold_payload(hold_ctx, Hold(start_s=60.0, end_s=96.5, hold_s=36.5,
                                             peak_deg=27.5, verdict="ok")),
@@ -65,7 +74,7 @@ def examples() -> dict[str, dict]:
 
 _COMMAND_EXAMPLES = {"stage": '{"stage": 3}', "pain": '{"pain": 2, "set_id": "<set id>"}',
                      "stiffness": '{"stiffness": 3, "date": "2026-02-01"}', "start": "{}",
-                     "stop": "{}"}
+                     "stop": "{}", "activity": '{"activity": 7, "date": "2026-02-01"}'}
 
 
 def _describe(spec: Field) -> str:

@@ -134,6 +134,40 @@ SCHEMAS: dict[str, Field] = {
                               "learning (waiting for a raise to show which way is heel-up) "
                               "or ready", choices=CALIBRATION_STATES, required=False),
     }),
+    "live": _payload("what the coach is doing now", {
+        **_COMMON,
+        "session": _id("id of the service run"),
+        "source": _SOURCE["source"],
+        "stage": integer("stage reps are judged against", 1, 99),
+        "running": boolean("a session is running (start/stop commands)"),
+        "set_index": _count("the set in progress, or the next one (1-based in the session)", 1),
+        "set_open": boolean("a set is in progress: reps or holds since the last set ended"),
+        "reps": _count("reps in that set so far"),
+        "holds": _count("holds in that set so far"),
+        "sets_done": _count("sets completed in this session"),
+        "rest_from": utc_time("the last set ended then, and the rest timer runs from it; null "
+                              "while a set is open and before the first", nullable=True),
+        "rest_s": _duration("the stage's rest between sets", nullable=True),
+        "last_rep": table("the newest rep, as on the rep topic (null before the first)", {
+            "index": _count("rep number within the session", 1),
+            "time": utc_time("when it ended"),
+            "verdict": string("headline tempo verdict", choices=_VERDICTS),
+            "faults": array("every fault found", string("", choices=_VERDICTS),
+                            max_items=len(_VERDICTS)),
+            "up_s": _duration("rise; null where a gap hid it", nullable=True),
+            "hold_s": _duration("hold at the top; null likewise", nullable=True),
+            "down_s": _duration("lowering; null likewise", nullable=True),
+            "peak_deg": _deg("foot pitch at the top"),
+            "bottom_deg": _deg("lowest pitch after the top", nullable=True),
+            "height_cm": number("estimated heel-rise height", -100, 100),
+            "target": table("the stage's tempo targets", _TARGET, extra="ignore"),
+        }, extra="ignore", nullable=True),
+        "last_hold": table("the newest isometric hold (null before the first)", {
+            "time": utc_time("when it ended"),
+            "hold_s": _duration("hold duration"),
+            "verdict": string("against the stage's hold range", choices=HOLD_VERDICTS),
+        }, extra="ignore", nullable=True),
+    }),
     "phase": _payload("a live phase change", {
         **_EVENT,
         "phase": string("phase the foot entered", choices=tuple(p.value for p in Phase)),
@@ -239,8 +273,15 @@ COMMANDS: dict[str, Field] = {
     }),
     "start": _payload("", {}),
     "stop": _payload("", {}),
+    "activity": _payload("", {
+        "activity": number("the day's walking and standing besides the exercises, 0 (resting) "
+                           "..10 (on my feet all day)", 0, 10),
+        "date": day("day it is for, YYYY-MM-DD; default: today", required=False),
+        **_RATING,
+    }),
 }
-"""Commands on ``heelraise/<device>/cmd/<name>``; stage/pain/stiffness accept a bare number."""
+"""Commands on ``heelraise/<device>/cmd/<name>``; stage/pain/stiffness/activity accept a bare
+number."""
 
 IMU_STATES = ("ok", "lost", "missing")
 _TALLY = (0, 10 ** 15)        # the clip-on's counters: unbounded ints on the board, JSON-safe here

@@ -42,9 +42,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from .builders import (
+    LIVE_REP,
     Context,
     anchored_clock,
     hold_payload,
+    live_payload,
     new_id,
     phase_payload,
     rep_payload,
@@ -120,6 +122,10 @@ class Publisher:
         self._last_rep = 0                # index of the last rep, to see numbering restart
         self.host, self.port = host, port
         self._status = {"sensor": sensor, "source": source, "stage": stage, "running": running}
+        # The retained live state: a dashboard opened mid-set or mid-rest shows the truth.
+        self._live: dict = {"set_index": 1, "set_open": False, "reps": 0, "holds": 0,
+                            "sets_done": 0, "rest_from": None, "rest_s": None,
+                            "last_rep": None, "last_hold": None}
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._wake = threading.Event()
@@ -206,12 +212,21 @@ class Publisher:
             self._set_index = event.index + 1
         else:
             payload = event
-        return self._enqueue("set", payload)
+        set_id = self._enqueue("set", payload)
+        rest_s = None if stage is None else stage.rest_between_sets_s
+        self._update_live(set_index=payload["index"] + 1, set_open=False, reps=0, holds=0,
+                          sets_done=self._live["sets_done"] + 1, rest_from=payload["time"],
+                          rest_s=rest_s)
+        return set_id
 
     def publish_hold(self, event: Hold | Mapping) -> str:
         """Queue an isometric hold durably, like a set; returns its id."""
         payload = hold_payload(self._context(None), event) if isinstance(event, Hold) else event
-        return self._enqueue("hold", payload)
+        hold_id = self._enqueue("hold", payload)
+        held = self._live["holds"] if self._live["set_open"] else 0
+        self._update_live(set_open=True, holds=held + 1, rest_from=None,
+                          last_hold={k: payload[k] for k in ("time", "hold_s", "verdict")})
+        return hold_id
 
     def publish_rep(self, event: Rep | Mapping, stage: Stage | None = None, *,
                     set_index: int | None = None) -> str:
@@ -235,6 +250,11 @@ class Publisher:
             self._check_open()
             info = self._client.publish(topic(self.device, "rep"), raw, qos=QOS["rep"])
             self._direct.add(info.mid)
+        same = self._live["set_open"] and self._live["set_index"] == payload["set_index"]
+        self._update_live(set_index=payload["set_index"], set_open=True,
+                          reps=self._live["reps"] + 1 if same else 1,
+                          holds=self._live["holds"] if same else 0, rest_from=None,
+                          last_rep={k: payload[k] for k in LIVE_REP if k in payload})
         return payload["id"]
 
     def publish_phase(self, event: PhaseChange | Mapping) -> bool:
@@ -265,6 +285,7 @@ class Publisher:
             self._set_will()
             if self._connected:
                 self._send_status("online")
+                self._send_live()
 
     def on_command(self, callback: Callable[[Command], None]) -> None:
         """Call ``callback(command)`` for each valid message on ``cmd/#``.
@@ -353,7 +374,23 @@ class Publisher:
         return payload["id"]
 
     def _status_payload(self, state: str) -> bytes:
-        return encode("status", status_payload(self.device, state=state, **self._status))
+        """The status; offline (the will, a clean shutdown) says no session is running."""
+        status = self._status if state == "online" else {**self._status, "running": False}
+        return encode("status", status_payload(self.device, state=state, **status))
+
+    def _update_live(self, **changes: object) -> None:
+        """Change the live state and send it, retained (while connected; on every connect)."""
+        with self._lock:
+            self._live.update(changes)
+            if self._connected and not self._closing:
+                self._send_live()
+
+    def _send_live(self) -> None:
+        """Publish the live state (caller holds the lock)."""
+        payload = live_payload(self.device, self.session, self._status, self._live)
+        info = self._client.publish(topic(self.device, "live"), encode("live", payload),
+                                    qos=QOS["live"], retain=RETAIN["live"])
+        self._direct.add(info.mid)
 
     def _set_will(self) -> None:
         self._client.will_set(topic(self.device, "status"), self._status_payload("offline"),
@@ -394,6 +431,7 @@ class Publisher:
                 filters.append(subscription("cmd/#", self.device))
             self._subscribe(filters)
             self._send_status("online")
+            self._send_live()
         log.info("connected to %s:%d as %s (%d waiting in the outbox)",
                  self.host, self.port, self.device, len(self._outbox))
         self._wake.set()

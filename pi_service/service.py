@@ -34,28 +34,6 @@ log = logging.getLogger(__name__)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def configure_sensor(parser: argparse.ArgumentParser) -> None:
-    """Options that choose the sample source (shared by ``run`` and ``calibrate``)."""
-    parser.add_argument("--config", metavar="TOML", help="service config file")
-    parser.add_argument("--source", choices=("auto", "i2c", "wireless", "simulator", "recording"),
-                        help="where samples come from (auto: I2C IMU, else the simulator; "
-                             "wireless: the clip-on, through the broker)")
-    parser.add_argument("--recording", metavar="CSV", help="recording to play (source=recording)")
-    parser.add_argument("--speed", type=float, help="replay speed for recordings/simulator")
-    parser.add_argument("--seed", type=int, help="simulated session seed")
-
-
-def configure_run(parser: argparse.ArgumentParser) -> None:
-    configure_sensor(parser)
-    parser.add_argument("--device", help="device name used in MQTT topics")
-    parser.add_argument("--stage", type=int, help="rehab stage 1-4")
-    parser.add_argument("--host", help="MQTT broker host")
-    parser.add_argument("--port", type=int, help="MQTT broker port")
-    parser.add_argument("--no-mqtt", action="store_true", help="run without publishing")
-    parser.add_argument("--state-dir", help="where the outbox lives")
-    parser.add_argument("--quiet", action="store_true", help="no live rep lines on stdout")
-
-
 def config_from_args(args: argparse.Namespace) -> ServiceConfig:
     """The config file, with command-line values on top."""
     config = load_config(args.config)
@@ -294,11 +272,28 @@ class Service:
 
 
 def run_service(args: argparse.Namespace) -> int:
+    """``heelraise run``: the config and command line, then :func:`serve`."""
     config = config_from_args(args)
+    stage = load_stage(config.stage, config.stages_file)
+    serve(config, None if args.quiet else LiveConsole(stage))
+    return 0
+
+
+def serve(config: ServiceConfig, console: LiveConsole | None, *,
+          source: tuple[Any, str] | None = None, feedback: Any = None,
+          confirm_s: float = 0.0) -> list[int]:
+    """Run the coach until SIGTERM, SIGHUP or SIGINT, or the source ends: source ->
+    pipeline -> LED, MQTT, console. Returns the signals that stopped it (none: the source
+    ended, as a recording or a simulated session does).
+
+    ``source`` and ``feedback`` may come ready-made (``heelraise start`` opens the source
+    first, to know whether a person or the simulator is on it, and may light a terminal
+    LED); they are closed here either way. ``confirm_s``: how long to wait at the end for
+    the training log's receipt of the last sets (its own log, in ``heelraise start``).
+    """
     stage = load_stage(config.stage, config.stages_file)
     from .feedback import FeedbackConfig, open_feedback
 
-    feedback_config = FeedbackConfig.from_dict(config.feedback, config.path)
     service: Service | None = None
     stop_asked: list[int] = []
 
@@ -313,17 +308,19 @@ def run_service(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, stop)
     with ExitStack() as stack:
-        ensure_broker(config, stack)
-        source, source_name = open_source(config)
+        if source is None:
+            ensure_broker(config, stack)
+            source = open_source(config)
+        source, source_name = source
         stack.callback(source.close)
-        feedback = open_feedback(feedback_config, stage,
-                                 hold_stage=load_stage(1, config.stages_file))
+        if feedback is None:
+            feedback = open_feedback(FeedbackConfig.from_dict(config.feedback, config.path),
+                                     stage, hold_stage=load_stage(1, config.stages_file))
         stack.callback(feedback.close)
         publisher = None
         if config.broker.enabled:
             publisher = stack.enter_context(make_publisher(
                 config, source_name, stage, getattr(source, "iso_time", None)))
-        console = None if args.quiet else LiveConsole(stage)
         service = Service(config, stage, feedback, publisher, console, source_name)
         service.stopping = bool(stop_asked)
         if publisher is not None:
@@ -334,10 +331,12 @@ def run_service(args: argparse.Namespace) -> int:
         if publisher is not None and not publisher.wait_idle(timeout_s=10):
             log.warning("broker unreachable: unsent sets stay in %s for next time",
                         config.outbox_path)
-        elif publisher is not None and publisher.pending:
+        elif publisher is not None and confirm_s > 0:
+            publisher.wait_confirmed(confirm_s)
+        if publisher is not None and publisher.pending:
             log.info("%d set(s) wait in %s for the training log's receipt; they go again "
                      "at the next start", publisher.pending, config.outbox_path)
-    return 0
+    return stop_asked
 
 
 def broker_login(config: ServiceConfig) -> tuple[str | None, str | None]:

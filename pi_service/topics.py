@@ -13,9 +13,10 @@ from .errors import PayloadError
 
 ROOT = "heelraise"
 
-KINDS = ("status", "phase", "rep", "set", "hold")
-QOS = {"status": 1, "phase": 0, "rep": 1, "set": 1, "hold": 1}
-RETAIN = {"status": True, "phase": False, "rep": False, "set": False, "hold": False}
+KINDS = ("status", "live", "phase", "rep", "set", "hold")
+QOS = {"status": 1, "live": 1, "phase": 0, "rep": 1, "set": 1, "hold": 1}
+RETAIN = {"status": True, "live": True, "phase": False, "rep": False, "set": False,
+          "hold": False}
 DURABLE = ("set", "hold")
 """Kinds that go through the durable outbox (the log's units)."""
 
@@ -26,7 +27,7 @@ CLIP_QOS = {"imu": 0, "sensor": 0}
 """Frames go at QoS 0: a lost one is a reported gap, a retransmission would come too late.
 The status is retained and repeated every 30 s; only its last will goes at QoS 1."""
 
-COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop")
+COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop", "activity")
 """Commands on ``heelraise/<device>/cmd/<name>`` (their payloads: :data:`payloads.COMMANDS`)."""
 
 LOG = "log"

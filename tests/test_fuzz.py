@@ -20,6 +20,7 @@ import socket
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,7 +35,10 @@ from pi_service.log.store import Store  # noqa: E402
 from pi_service.log.subscriber import LogSubscriber  # noqa: E402
 from pi_service.mqtt_docs import examples  # noqa: E402
 from pi_service.payloads import COMMANDS, parse_command  # noqa: E402
+from pi_service.pipeline import analyze  # noqa: E402
+from pi_service.pipeline.params import DetectorParams  # noqa: E402
 from pi_service.sources.recording import iter_recording  # noqa: E402
+from pi_service.stages import load_stage  # noqa: E402
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -226,9 +230,21 @@ def test_any_recording_reads_as_samples_or_is_one_line_naming_file_and_line(tmp_
         return
     last = -math.inf
     for block in blocks:
-        assert all(math.isfinite(x) for x in block.accel_g.ravel())
         assert block.t[0] >= last and all(block.t[1:] >= block.t[:-1])
         last = block.t[-1]
+    # what was read, NaN and 1e308 included, the detector takes: the unreadable samples
+    # dropped and counted, never an exception
+    result = analyze(blocks, load_stage(2))
+    limits = DetectorParams()
+    unreadable = 0
+    for b in blocks:
+        with np.errstate(invalid="ignore"):
+            good = (np.abs(b.accel_g) <= limits.accel_limit_g).all(axis=1) & np.isfinite(b.t)
+            if b.gyro_dps is not None:
+                good &= (np.abs(b.gyro_dps) <= limits.gyro_limit_dps).all(axis=1)
+        unreadable += int(np.count_nonzero(~good))
+    counted = sum(w["count"] for w in result.warnings if w["kind"] == "bad_samples")
+    assert counted == unreadable
 
 
 @pytest.fixture(scope="module")

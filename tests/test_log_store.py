@@ -180,7 +180,7 @@ def test_export_csv_has_one_row_per_set(store):
     out = io.StringIO()
     assert export(store, "csv", out) == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [r["id"] for r in rows] == sorted([SET["id"], second["id"]])
+    assert [r["id"] for r in rows] == [SET["id"], second["id"]]     # oldest first
     by_id = {r["id"]: r for r in rows}
     assert by_id[second["id"]]["reps"] == "12" and by_id[second["id"]]["stage"] == "3"
     assert by_id[second["id"]]["target_lo"] == "12" and by_id[second["id"]]["target_hi"] == "15"

@@ -307,7 +307,12 @@ def test_aggregates_are_retained_and_add_up(store, broker, publisher):
         ("2026-W10", DAY.isoformat(), 42)]
     assert body["stage_progress"]["stage"] == 2 and body["stage_progress"]["ready"] is False
     assert body["progress"]["dose_today"]["reps_per_set"] == [15, 15, 12]
-    assert any(a["id"] == "second_session" for a in body["progress"]["advice"])
+    # 12 reps in the third set: short of 3 x 15, so the day is not done, and no part says so
+    assert today["done"] is False and body["progress"]["dose_today"]["done"] is False
+    assert not any(a["id"] == "second_session" for a in body["progress"]["advice"])
+    # the page's Today table, after a reload: every set of today, oldest first
+    assert [(s["id"], s["reps"]) for s in today["set_list"]] == [
+        (p["id"], p["reps"]) for p in sets]
 
 
 def test_logger_rides_out_a_broker_restart(store, broker):

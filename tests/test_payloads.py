@@ -246,7 +246,8 @@ def test_commands_parse(suffix, payload, expected):
 
 
 @pytest.mark.parametrize(("suffix", "payload", "message"), [
-    ("jump", b"1", "cmd: unknown command 'jump' (known: stage, pain, stiffness, start, stop)"),
+    ("jump", b"1",
+     "cmd: unknown command 'jump' (known: stage, pain, stiffness, start, stop, activity)"),
     ("pain", b"11", "cmd/pain: 'pain' must be in 0..10, got 11"),
     ("pain", b"", "cmd/pain: 'pain' is missing"),
     ("pain", b"lots", "cmd/pain: payload is not JSON (Expecting value at char 0)"),

@@ -104,21 +104,21 @@ def test_no_progress_before_enough_time_in_stage(log):
 
 
 def test_no_progress_when_the_dose_or_tempo_falls_short(log):
-    log.daily(START, 9, reps=12)        # 3 x 12 is short of stage 2's 3 x 15
+    log.daily(START, 9, reps=12, pain=1)   # 3 x 12 is short of stage 2's 3 x 15
     short = log.advise(START + timedelta(days=8))
     assert "progress" not in ids(short)
     assert [c.name for c in short.criteria if not c.met] == ["full dose"]
 
 
 def test_rushed_tempo_blocks_progress(log):
-    log.daily(START, 9, compliance=0.6)
+    log.daily(START, 9, compliance=0.6, pain=1)
     rushed = log.advise(START + timedelta(days=8))
     assert "progress" not in ids(rushed)
     assert [c.name for c in rushed.criteria if not c.met] == ["tempo"]
 
 
 def test_stage_one_needs_its_two_sessions_a_day_to_progress(log):
-    log.daily(START, 8, stage=1, sets=1, reps=0, holds=5, hour=8)
+    log.daily(START, 8, stage=1, sets=1, reps=0, holds=5, hour=8, pain=1)
     once = log.advise(START + timedelta(days=7))
     assert [c.name for c in once.criteria if not c.met] == ["full dose"]
     log.daily(START, 8, stage=1, sets=1, reps=0, holds=5, hour=18)
@@ -127,7 +127,7 @@ def test_stage_one_needs_its_two_sessions_a_day_to_progress(log):
 
 
 def test_top_stage_suggests_load_instead_of_a_next_stage(log):
-    log.daily(START, 25, stage=4, reps=10)
+    log.daily(START, 25, stage=4, reps=10, pain=1)
     ready = advice(log.advise(START + timedelta(days=24)), "progress")
     assert ready.title == "Ready to add load"
 
@@ -333,7 +333,7 @@ def test_rules_file_errors_name_the_file_and_rule(tmp_path):
                    '[[rule]]\nid = "x"\ncheck = "moon_phase"\nlevel = "info"\n'
                    'title = "t"\nreasoning = "r"\n')
     with pytest.raises(InputError, match=r"rules.toml:8: 'rule\[0\].check' must be one of "
-                                         r"insertional_heel_drop, .*, got 'moon_phase'$"):
+                                         r"high_activity, .*, got 'moon_phase'$"):
         load_rules(bad)
     bad.write_text('[sessions]\ngap_min = 90\n[trends]\nwindow_days = 7\nsame_within = 1\n'
                    '[[rule]]\nid = "p"\ncheck = "pain_at_limit"\nlevel = "stop"\n'
@@ -380,6 +380,6 @@ def test_progress_command_prints_the_picture_for_a_given_day(log, capsys, monkey
 def test_progress_command_needs_an_existing_log(tmp_path):
     from pi_service.log import commands
 
-    with pytest.raises(InputError, match="no training log here yet"):
+    with pytest.raises(InputError, match="no training log here"):
         _run(commands.configure_progress, commands.run_progress,
              ["--db", str(tmp_path / "missing.sqlite3")])

@@ -31,7 +31,8 @@ export function resolveConfig(served, location) {
     wsUrl,
     username: q.get("user") ?? served.username ?? undefined,
     password: q.get("password") ?? served.password ?? undefined,
-    device: q.get("device") || served.device || "heelraise",
+    // Follow one device only when the address names it; else every device the broker knows.
+    device: q.get("device") || null,
     stages: served.stages || {},
     painLimit: served.pain_limit ?? 4,
     entry: Boolean(served.entry),

@@ -36,26 +36,33 @@ function scale(id, painLimit, onPick) {
   return buttons;
 }
 
-// lastSet() gives the set a pain rating is about (or null: the session as a whole);
-// onSaved(kind, value, setId) lets the page show the rating without waiting for the log.
-export function setupEntry({ enabled, painLimit, lastSet, onSaved }) {
+// lastSet() gives the set a pain rating is about (or null: the session as a whole) and
+// the device that logged it; device() the device a rating goes to otherwise (a log is
+// one person's, so any of theirs will do). onSaved(kind, value, setId) lets the page
+// show the rating without waiting for the log.
+export function setupEntry({ enabled, painLimit, lastSet, device, onSaved }) {
   const status = $("entry-status");
   if (!enabled) {
     for (const id of ["pain-scale", "stiffness-scale"]) $(id).closest("section").hidden = true;
     return;
   }
+  const saved = {
+    pain: (value, set) => `Saved pain ${value}${set ? ` for set ${set.index ?? ""}`.trimEnd() : ""}`,
+    stiffness: (value) => `Saved stiffness ${value} for today`,
+    activity: (value) => `Saved ${value}/10 on your feet today`,
+  };
   const make = (kind, id, limit) => {
     const buttons = scale(id, limit, async (value, button) => {
       buttons.forEach((b) => { b.disabled = true; });
       const set = kind === "pain" ? lastSet() : null;
       const body = { [kind]: value };
       if (set?.id) body.set_id = set.id;
+      const to = set?.device ?? device();
+      if (to) body.device = to;
       try {
         await post(`api/${kind}`, body);
         buttons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
-        status.textContent = kind === "pain"
-          ? `Saved pain ${value}${set ? ` for set ${set.index ?? ""}`.trimEnd() : ""}`
-          : `Saved stiffness ${value} for today`;
+        status.textContent = saved[kind](value, set);
         if (kind === "pain" && value >= painLimit) {
           status.textContent += ` · at or above ${painLimit}: reduce the load next set`;
         }
@@ -69,4 +76,5 @@ export function setupEntry({ enabled, painLimit, lastSet, onSaved }) {
   };
   make("pain", "pain-scale", painLimit);
   make("stiffness", "stiffness-scale", null);
+  make("activity", "activity-scale", null);
 }

@@ -1,40 +1,42 @@
-// The dashboard: subscribes read-only to the coach's topics over MQTT-over-WebSockets
-// and redraws on every message; a 4 Hz tick keeps the rest timer running.
+// The dashboard: subscribes read-only to every coach's topics over MQTT-over-WebSockets
+// and redraws on every message; a 4 Hz tick keeps the rest timers running. Retained
+// messages (each service's status and live state, the log's summaries) give a page
+// opened or reloaded at any moment the same picture as one that watched all along.
 
 import mqtt from "mqtt";
 import { loadConfig } from "./config.js";
 import { setupEntry } from "./entry.js";
-import { Model, kindOf, topicsFor } from "./model.js";
+import { Model, topicsFor } from "./model.js";
 import {
-  renderClip, renderConnection, renderLastRep, renderLive, renderProgress, renderRest,
-  renderStatus, renderToday,
+  cardOf, renderClip, renderConnection, renderDevices, renderLastRep, renderLive,
+  renderProgress, renderRest, renderStatus, renderToday,
 } from "./view.js";
 
 // CONNACK codes for a refused login (MQTT 3.1.1): Mosquitto answers 5 to a bad password.
 const REFUSED_LOGIN = new Set([4, 5]);
 
-function renderAll(model, cfg) {
-  renderStatus(model, cfg.device);
-  renderClip(model);
-  renderLive(model);
-  renderLastRep(model);
-  renderRest(model);
-  renderToday(model, cfg.painLimit);
-  renderProgress(model, cfg.painLimit);
+function eachDevice(model, draw) {
+  for (const dev of model.deviceList()) {
+    const card = cardOf(dev);
+    if (card) draw(card, dev);
+  }
 }
 
 // What each kind of message can change, so a rep does not redraw the charts.
 function renderersFor(kind, model, cfg) {
-  const live = () => renderLive(model);
-  const rest = () => renderRest(model);
+  const devices = (draw) => () => eachDevice(model, draw);
+  const live = devices((card, dev) => renderLive(model, card, dev));
+  const lastRep = devices(renderLastRep);
+  const rest = devices((card, dev) => renderRest(card, dev));
   const today = () => renderToday(model, cfg.painLimit);
   const progress = () => renderProgress(model, cfg.painLimit);
   return {
-    status: [() => renderStatus(model, cfg.device), live],
-    sensor: [() => renderClip(model)],
+    status: [devices(renderStatus), live],
+    live: [live, lastRep, rest],
+    sensor: [devices(renderClip)],
     phase: [live],
-    rep: [live, () => renderLastRep(model), rest],
-    hold: [live, () => renderLastRep(model), rest],
+    rep: [live, lastRep, rest],
+    hold: [live, lastRep, rest],
     set: [live, rest, today],
     today: [live, today],
     last_session: [rest, today],
@@ -44,20 +46,25 @@ function renderersFor(kind, model, cfg) {
   }[kind] ?? [];
 }
 
+function renderAll(model, cfg) {
+  renderDevices(model);
+  for (const kind of ["status", "live", "sensor", "today", "week"]) {
+    for (const render of renderersFor(kind, model, cfg)) render();
+  }
+}
+
 async function start() {
   const cfg = await loadConfig();
-  const model = new Model(cfg.stages);
+  const model = new Model(cfg.stages, cfg.device);
   renderAll(model, cfg);
 
   setupEntry({
     enabled: cfg.entry,
     painLimit: cfg.painLimit,
     lastSet: () => model.lastSet(),
+    device: () => model.deviceList()[0]?.name ?? null,
     onSaved: (kind, value, setId) => {
-      if (kind === "pain" && setId) {
-        const set = model.todaySets().find((s) => s.id === setId);
-        if (set) set.pain = value;
-      }
+      if (kind === "pain" && setId) model.ratedPain(setId, value);
       renderToday(model, cfg.painLimit);
     },
   });
@@ -76,7 +83,7 @@ async function start() {
   client.on("connect", () => {
     // "connected" once subscribed: a message sent before the broker has the subscription
     // would never reach this page, so saying so earlier would promise too much.
-    client.subscribe(topicsFor(cfg.device), { qos: 1 }, (err, granted) => {
+    client.subscribe(topicsFor(cfg.device ?? "+"), { qos: 1 }, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
       if (err || refused.length) {
         renderConnection("error", `cannot read ${refused.join(", ") || err.message}`);
@@ -98,7 +105,6 @@ async function start() {
     }
   });
   client.on("message", (topic, payload) => {
-    const kind = kindOf(topic, cfg.device);
     let data;
     try {
       data = JSON.parse(new TextDecoder().decode(payload));
@@ -106,12 +112,17 @@ async function start() {
       console.warn("not JSON on %s", topic);
       return;
     }
-    if (kind && model.handle(kind, data)) {
+    const before = model.devices.size;
+    const kind = model.handle(topic, data);
+    if (kind === null) return;
+    if (model.devices.size !== before) {
+      renderAll(model, cfg); // a device seen for the first time gets its card
+    } else {
       for (const render of renderersFor(kind, model, cfg)) render();
     }
   });
 
-  setInterval(() => renderRest(model), 250);
+  setInterval(() => eachDevice(model, (card, dev) => renderRest(card, dev)), 250);
 }
 
 start();

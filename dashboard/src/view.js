@@ -15,10 +15,34 @@ export function renderConnection(state, detail = "") {
   problem.textContent = detail;
 }
 
-export function renderStatus(model, device) {
-  $("device").textContent = device;
-  const status = model.status;
-  const pill = $("sensor");
+// One card per device, made from the page's template the first time the device is seen;
+// a device's card is found again by its data-device.
+export function renderDevices(model) {
+  const box = $("devices");
+  const list = model.deviceList();
+  $("waiting").hidden = list.length > 0;
+  for (const dev of list) {
+    if (!box.querySelector(`[data-device="${CSS.escape(dev.name)}"]`)) {
+      const card = $("device-card").content.firstElementChild.cloneNode(true);
+      card.dataset.device = dev.name;
+      card.setAttribute("aria-label", `Sensor ${dev.name}`);
+      card.querySelector(".device").textContent = dev.name;
+      box.append(card);
+      [...box.children].sort((a, b) => a.dataset.device.localeCompare(b.dataset.device))
+        .forEach((c) => box.append(c));
+    }
+  }
+  $("title").textContent = list.length ? `heel-raise coach · ${list.map((d) => d.name).join(" + ")}`
+    : "heel-raise coach";
+}
+
+export function cardOf(dev) {
+  return $("devices").querySelector(`[data-device="${CSS.escape(dev.name)}"]`);
+}
+
+export function renderStatus(card, dev) {
+  const status = dev.status;
+  const pill = card.querySelector(".sensor");
   if (!status) {
     pill.dataset.state = "unknown";
     pill.textContent = "service ?";
@@ -27,15 +51,16 @@ export function renderStatus(model, device) {
     pill.textContent = "service offline";
   } else {
     pill.dataset.state = status.sensor ?? "unknown";
-    pill.textContent = status.sensor === "ok" ? `sensor ok · ${status.source ?? ""}`.trim()
+    const simulated = status.source === "simulator" ? "simulated person" : status.source ?? "";
+    pill.textContent = status.sensor === "ok" ? `sensor ok · ${simulated}`.trim()
       : `sensor ${status.sensor ?? "?"}`;
   }
 }
 
 // The wireless clip-on's battery: a warning to charge it before it dies mid-set.
-export function renderClip(model) {
-  const pill = $("clip");
-  const clip = model.clip;
+export function renderClip(card, dev) {
+  const pill = card.querySelector(".clip");
+  const clip = dev.clip;
   pill.hidden = !clip;
   if (!clip) return;
   if (clip.state === "offline") {
@@ -52,30 +77,31 @@ export function renderClip(model) {
   }
 }
 
-export function renderLive(model) {
-  const phase = $("phase");
-  phase.dataset.phase = model.phase ?? "none";
-  phase.textContent = model.phase ? model.phase.replace("_", " ") : "–";
+export function renderLive(model, card, dev) {
+  const phase = card.querySelector(".phase");
+  phase.dataset.phase = dev.phase ?? "none";
+  phase.textContent = dev.phase ? dev.phase.replace("_", " ") : "–";
 
-  const p = model.progress();
-  $("rep-count").textContent = String(p.done);
-  $("rep-target").textContent = range(p.target);
-  const info = model.stageInfo();
-  const stage = model.stage == null ? "stage –"
-    : `stage ${model.stage}${info?.name ? ` ${info.name}` : ""}`;
+  const p = model.progress(dev);
+  card.querySelector(".rep-count").textContent = String(p.done);
+  card.querySelector(".rep-target").textContent = range(p.target);
+  const info = dev.stageInfo();
+  const stage = dev.stage == null ? "stage –"
+    : `stage ${dev.stage}${info?.name ? ` ${info.name}` : ""}`;
   let label;
   if (p.unit === "holds") label = `holds today · ${stage}`;
   else if (p.setIndex == null) label = `no set yet · ${stage}`;
   else {
     const target = info?.sets ?? model.aggregates.today?.target?.sets;
     const sets = target ? ` of ${range(target)}` : "";
-    label = `set ${p.setIndex}${sets}${p.ended ? " done" : ""} · ${stage}`;
+    label = p.ended && p.last === 0 ? `set ${p.setIndex}${sets} next · ${stage}`
+      : `set ${p.setIndex}${sets}${p.ended ? " done" : ""} · ${stage}`;
   }
-  $("set-label").textContent = label;
+  card.querySelector(".set-label").textContent = label;
 }
 
-function phaseCell(id, value, target, ok) {
-  const cell = $(id);
+function phaseCell(card, cls, value, target, ok) {
+  const cell = card.querySelector(cls);
   cell.dataset.ok = ok === null ? "none" : String(ok);
   cell.querySelector(".val").textContent = seconds(value);
   cell.querySelector(".tgt").textContent = target;
@@ -86,30 +112,33 @@ function faulted(rep, ...verdicts) {
   return verdicts.some((v) => faults.includes(v) || rep.verdict === v);
 }
 
-export function renderLastRep(model) {
-  const verdict = $("verdict");
-  const hold = model.lastHold;
-  const rep = model.lastRep;
+export function renderLastRep(card, dev) {
+  const verdict = card.querySelector(".verdict");
+  const hold = dev.lastHold;
+  const rep = dev.lastRep;
   if (hold) {
-    $("last-title").textContent = "Last hold";
+    card.querySelector(".last-title").textContent = "Last hold";
     verdict.dataset.ok = String(hold.verdict === "ok");
     verdict.textContent = verdictText(hold.verdict);
-    const info = model.stageInfo();
+    const info = dev.stageInfo();
     const target = info ? `target ${info.hold_min_s ?? "–"}–${info.hold_max_s ?? "–"} s` : "";
-    phaseCell("ph-up", null, "", null);
-    phaseCell("ph-hold", hold.hold_s, target, hold.verdict === "ok");
-    phaseCell("ph-down", null, "", null);
-    $("rep-extra").textContent = "";
+    phaseCell(card, ".ph-up", null, "", null);
+    phaseCell(card, ".ph-hold", hold.hold_s, target, hold.verdict === "ok");
+    phaseCell(card, ".ph-down", null, "", null);
+    card.querySelector(".rep-extra").textContent = "";
     return;
   }
-  $("last-title").textContent = rep ? `Rep ${rep.index ?? ""}`.trim() : "Last rep";
+  card.querySelector(".last-title").textContent = rep ? `Rep ${rep.index ?? ""}`.trim()
+    : "Last rep";
   if (!rep) return;
   const t = rep.target ?? {};
   verdict.dataset.ok = String(rep.verdict === "ok");
   verdict.textContent = verdictText(rep.verdict);
-  phaseCell("ph-up", rep.up_s, `target ${seconds(t.up_s)}`, !faulted(rep, "too_fast_up", "too_fast"));
-  phaseCell("ph-hold", rep.hold_s, `target ${seconds(t.hold_s)}`, !faulted(rep, "hold_too_short"));
-  phaseCell("ph-down", rep.down_s, `target ${seconds(t.down_s)}`,
+  phaseCell(card, ".ph-up", rep.up_s, `target ${seconds(t.up_s)}`,
+    !faulted(rep, "too_fast_up", "too_fast"));
+  phaseCell(card, ".ph-hold", rep.hold_s, `target ${seconds(t.hold_s)}`,
+    !faulted(rep, "hold_too_short"));
+  phaseCell(card, ".ph-down", rep.down_s, `target ${seconds(t.down_s)}`,
     !faulted(rep, "too_fast_down", "too_fast"));
   const extra = [];
   if (typeof rep.height_cm === "number") extra.push(`height ${rep.height_cm.toFixed(1)} cm`);
@@ -118,18 +147,18 @@ export function renderLastRep(model) {
   }
   const others = (rep.faults ?? []).filter((f) => f !== rep.verdict).map(verdictText);
   if (others.length) extra.push(`also: ${others.join(", ")}`);
-  $("rep-extra").textContent = extra.join(" · ");
+  card.querySelector(".rep-extra").textContent = extra.join(" · ");
 }
 
-export function renderRest(model, nowMs = Date.now()) {
-  const box = $("rest");
-  const elapsed = model.restElapsedS(nowMs);
+export function renderRest(card, dev, nowMs = Date.now()) {
+  const box = card.querySelector(".rest");
+  const elapsed = dev.restElapsedS(nowMs);
   box.hidden = elapsed === null;
   if (elapsed === null) return;
-  $("rest-timer").textContent = clock(elapsed);
-  const target = model.restTargetS;
+  card.querySelector(".rest-timer").textContent = clock(elapsed);
+  const target = dev.restTargetS;
   box.dataset.done = String(target != null && elapsed >= target);
-  $("rest-target").textContent = target == null ? ""
+  card.querySelector(".rest-target").textContent = target == null ? ""
     : elapsed >= target ? `target ${clock(target)} · ready for the next set`
       : `target ${clock(target)}`;
 }
@@ -171,10 +200,14 @@ export function renderToday(model, painLimit) {
 
 // Totals for today: the log's aggregate counts every set stored today, including those
 // from before the page was opened; sets that ended after it was computed are added on.
-function todaySummary(agg, liveSets) {
+function todaySummary(agg, rows) {
+  // Sets the log has summed up are in its list; the others arrived after it (a simulated
+  // session played fast stamps its sets ahead of the wall clock, so time alone cannot say).
+  const known = new Set((agg?.set_list ?? []).map((s) => s.id));
   const aggMs = Date.parse(agg?.time);
-  const newer = Number.isFinite(aggMs)
-    ? liveSets.filter((s) => Date.parse(s.time) > aggMs) : liveSets;
+  const listed = Array.isArray(agg?.set_list);
+  const newer = rows.filter((s) => !known.has(s.id)
+    && (listed || !(Date.parse(s.time) <= aggMs)));
   const sum = (list, key) => list.reduce((n, s) => n + (typeof s[key] === "number" ? s[key] : 0), 0);
   const sets = (agg?.sets ?? 0) + newer.length;
   const reps = (agg?.reps ?? 0) + sum(newer, "reps");
@@ -184,7 +217,8 @@ function todaySummary(agg, liveSets) {
   if (sets === 0) parts.push("no sets yet today");
   else if (holds && !reps) parts.push(plural(holds, "hold"));
   else parts.push(`${plural(sets, "set")} · ${plural(reps, "rep")}`, `${percent(ok / reps)} on tempo`);
-  const pains = [agg?.pain_max, ...liveSets.map((s) => s.pain)].filter((v) => typeof v === "number");
+  if (typeof agg?.activity === "number") parts.push(`on your feet ${agg.activity}/10`);
+  const pains = [agg?.pain_max, ...rows.map((s) => s.pain)].filter((v) => typeof v === "number");
   if (pains.length) parts.push(`pain max ${Math.max(...pains)}`);
   if (typeof agg?.stiffness === "number") parts.push(`stiffness ${agg.stiffness}`);
   const t = agg?.target;

@@ -32,9 +32,9 @@ DIST = ROOT / "dashboard" / "dist"
 ACL = ROOT / "systemd" / "mosquitto" / "heelraise.acl"
 CHROMIUM = "/usr/bin/chromium"
 
-# Logins as in the deployed ACL: the device "left" (its service), the log, the read-only
-# dashboard, the person rating on the page, and the clip-on.
-USERS = {"left": "service-secret", "heelraise-log": "log-secret",
+# Logins as in the deployed ACL: the devices "left" and "right" (their services), the log,
+# the read-only dashboard, the person rating on the page, and the clip-on.
+USERS = {"left": "service-secret", "right": "right-secret", "heelraise-log": "log-secret",
          "dashboard": "dashboard-secret", "rating": "rating-secret", "sensor": "clip-secret"}
 
 
@@ -151,16 +151,9 @@ def dashboard_stack(tmp: Path, device: str = "left", broker_serves_page: bool = 
     ``broker_serves_page`` also serves the page from Mosquitto's WebSockets listener
     (``http_dir``), as systemd/mosquitto/heelraise.conf deploys it.
     """
-    passwd = tmp / "passwd"
-    for i, (user, password) in enumerate(USERS.items()):
-        flags = ["-b", "-c"] if i == 0 else ["-b"]
-        subprocess.run(["mosquitto_passwd", *flags, str(passwd), user, password], check=True,
-                       capture_output=True)
-    extra = f"password_file {passwd}\nacl_file {ACL}\n"
-    if broker_serves_page:
-        extra += f"http_dir {DIST}\n"  # applies to the last listener: the WebSockets one
+    extra = f"http_dir {DIST}\n" if broker_serves_page else ""   # the WebSockets listener's
     with (
-        LocalBroker(websockets_port=free_port(), allow_anonymous=False,
+        LocalBroker(websockets_port=free_port(), logins=USERS, acl_file=ACL,
                     extra_config=extra) as broker,
         Store(tmp / "log.sqlite3") as store,
     ):

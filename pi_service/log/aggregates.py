@@ -2,7 +2,12 @@
 
 Each is a JSON object with ``"v": 1`` on ``heelraise/log/<device>/<kind>``,
 retained, so any MQTT client (the dashboard, Home Assistant, ``mosquitto_sub``)
-gets the current picture the moment it subscribes.
+gets the current picture the moment it subscribes, however late it opens.
+
+The log is one person's: every device's topics carry that person's summaries (a
+bilateral set two sensors saw counts once), and "done today" is the coaching's own
+(:func:`~pi_service.log.progression.evaluate`), so the page, Home Assistant and
+``heelraise progress`` cannot disagree.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from .progression import (
     load_history,
     tempo_compliance,
 )
-from .store import Store, utc_now_iso
+from .store import SetRow, Store, utc_now_iso
 
 KINDS = ("today", "last_session", "week", "stage_progress", "progress")
 
@@ -41,8 +46,8 @@ def aggregate_topic(device: str, kind: str) -> str:
 
 def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
                rules: Rules, insertional: bool = False) -> dict[str, dict]:
-    """Every aggregate for ``device`` as of ``today``, keyed by kind."""
-    history = load_history(store, device)
+    """Every aggregate published for ``device`` as of ``today`` (its person's), keyed by kind."""
+    history = load_history(store)
     progress = evaluate(history, today, protocol=protocol, rules=rules, insertional=insertional)
     sessions = group_sessions(history.sets, rules.session_gap_min)
     head = {"v": 1, "device": device, "time": utc_now_iso()}
@@ -54,7 +59,10 @@ def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
     return {
         "today": {**head, **days[-1], "target": progress.dose_today.get("target"),
                   "sessions_allowed": progress.dose_today.get("sessions_allowed"),
-                  "done": progress.dose_today.get("done", False)},
+                  "sessions_at_dose": progress.dose_today.get("sessions_at_dose", 0),
+                  "done": progress.dose_today.get("done", False),
+                  "activity": progress.dose_today.get("activity"),
+                  "set_list": [_set_row(s) for d in by_day.get(today, ()) for s in d.sets]},
         "last_session": {**head, **_last_session(sessions[-1] if sessions else None)},
         "week": {**head, "from": days[0]["date"], "to": days[-1]["date"], "days": days,
                  "sessions": sum(d["sessions"] for d in days),
@@ -115,6 +123,15 @@ def _weeks(sessions: Sequence[Session], today: date, by_day: dict[date, list[Ses
         rows.append({"week": f"{year}-W{week:02d}", "monday": start.isoformat(),
                      **_totals(days, by_day, pain, stiffness)})
     return rows
+
+
+def _set_row(s: SetRow) -> dict:
+    """One of today's sets as the dashboard's table shows it (after a reload too)."""
+    return {"id": s.id, "device": s.device, "session": s.session, "index": s.index,
+            "time": _iso(s.time), "stage": s.stage, "reps": s.reps, "ok_reps": s.ok_reps,
+            "target_reps": None if s.target_reps is None else list(s.target_reps),
+            "tempo_compliance": s.tempo_compliance, "holds": s.holds, "load_kg": s.load_kg,
+            "pain": s.pain}
 
 
 def _last_session(session: Session | None) -> dict:

@@ -1,4 +1,4 @@
-"""The log's ``heelraise`` subcommands: log, progress, pain, stiffness, export.
+"""The log's ``heelraise`` subcommands: log, progress, pain, stiffness, activity, strike, export.
 
 Each is a ``configure_<name>(parser)`` / ``run_<name>(args) -> int`` pair that
 ``pi_service.cli`` registers. Errors a person can cause raise
@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import arguments
 from ..errors import ConfigError, HeelRaiseError, InputError
 
 if TYPE_CHECKING:
@@ -41,16 +42,6 @@ def default_db_path() -> Path:
 # --------------------------------------------------------------------------- arguments
 
 
-def _rating(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 <= number <= 10:
-        raise argparse.ArgumentTypeError(f"must be 0 to 10, got {value}")
-    return number
-
-
 def _day(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -68,7 +59,7 @@ def _db_arg(parser: argparse.ArgumentParser, help_text: str | None = None) -> No
 def _broker_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("broker (default: from --config, else 127.0.0.1:1883)")
     g.add_argument("--host", help="MQTT broker host")
-    g.add_argument("--port", type=int, help="MQTT broker port")
+    g.add_argument("--port", type=arguments.port, help="MQTT broker port")
     g.add_argument("--username", help="MQTT user name")
     g.add_argument("--password", help="MQTT password (prefer --password-file)")
     g.add_argument("--password-file", metavar="FILE", help="file holding the MQTT password")
@@ -108,30 +99,29 @@ def _broker(args: argparse.Namespace, config: ServiceConfig) -> dict:
         from .web import read_password
 
         password = read_password(password_file)
-    return {"host": args.host or b.host, "port": args.port or b.port,
+    given = config.path != "<defaults>"      # a device name only from a config file given
+    return {"host": args.host or b.host, "port": args.port if args.port is not None else b.port,
             "username": args.username if args.username is not None else b.username,
-            "password": password, "device": config.device}
+            "password": password, "device": config.device if given else None}
 
 
-def _open_store(args: argparse.Namespace, must_exist: bool):
+def _open_store(args: argparse.Namespace, must_exist: bool) -> Store:
+    """The log database; ``must_exist``: a path that is not a log is an error, never created."""
     from .store import Store
 
-    path = args.db or default_db_path()
-    if must_exist and not Path(path).exists():
-        raise InputError(path, "no training log here yet (run `heelraise log`, or pass --db)")
-    return Store(path)
+    return Store(args.db or default_db_path(), create=not must_exist)
 
 
-def _pick_device(store: Store, wanted: str | None) -> str:
+def _rating_device(store: Store, wanted: str | None, set_id: str | None) -> str:
+    """The device a rating is stored under: the one asked for, the set's, or the person's
+    only (or first) device. A log is one person's, so any of their devices will do."""
     if wanted:
         return wanted
+    owner = next((s.device for s in store.sets(struck=True) if s.id == set_id), None)
     devices = store.devices()
-    if len(devices) == 1:
-        return devices[0]
-    if not devices:
+    if owner is None and not devices:
         raise InputError(store.path, "no sets logged yet")
-    raise InputError(store.path, f"several devices logged ({', '.join(devices)}); "
-                                 "choose one with --device")
+    return owner or devices[0]
 
 
 # --------------------------------------------------------------------------- log
@@ -151,14 +141,14 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
                         help="Home Assistant discovery prefix (default %(default)s)")
     g = parser.add_argument_group(
         "dashboard web page (the page, its config and pain/stiffness entry into this log)")
-    g.add_argument("--http", type=int, metavar="PORT",
+    g.add_argument("--http", type=arguments.whole(0, 65535), metavar="PORT",
                    help="serve the dashboard on this port (e.g. 8080; default: no page)")
     g.add_argument("--http-host", default="127.0.0.1", metavar="HOST",
                    help="address to serve it on (default: loopback; 0.0.0.0 lets a phone on "
                         "the LAN open it, and every page then needs a broker login)")
     g.add_argument("--dist", type=Path, metavar="DIR",
                    help="the built page (default: dashboard/dist of this checkout)")
-    g.add_argument("--ws-port", type=int, metavar="PORT",
+    g.add_argument("--ws-port", type=arguments.port, metavar="PORT",
                    help="the broker's WebSockets port the page reads from (default 9001)")
     g.add_argument("--ws-url", help="the broker's WebSockets URL, when not ws://<page host>:PORT")
     g.add_argument("--dashboard-username", default="dashboard", metavar="LOGIN",
@@ -246,7 +236,8 @@ def run_log(args: argparse.Namespace) -> int:
 
 def configure_progress(parser: argparse.ArgumentParser) -> None:
     _db_arg(parser)
-    parser.add_argument("--device", help="which device's log (default: the only one)")
+    parser.add_argument("--device", help="only this device's sets (default: the person's, "
+                                         "every device in the log)")
     parser.add_argument("--today", type=_day, metavar="YYYY-MM-DD",
                         help="judge as of this day (default: today)")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -260,8 +251,7 @@ def run_progress(args: argparse.Namespace) -> int:
 
     protocol, rules = load_protocol(args.stages_file), load_rules(args.rules_file)
     with _open_store(args, must_exist=True) as store:
-        device = _pick_device(store, args.device)
-        progress = evaluate(load_history(store, device), args.today or date.today(),
+        progress = evaluate(load_history(store, args.device), args.today or date.today(),
                             protocol=protocol, rules=rules,
                             insertional=_insertional(args, _config(args)))
     if args.json:
@@ -275,12 +265,13 @@ def run_progress(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- ratings
 
 
-def _rating_args(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument(name, type=_rating, help=f"{name} from 0 (none) to 10 (worst)")
+def _rating_args(parser: argparse.ArgumentParser, name: str,
+                 scale: str = "0 (none) to 10 (worst)") -> None:
+    parser.add_argument(name, type=arguments.rating, help=f"{name} from {scale}")
     _db_arg(parser, "write to this log database directly (default: send the rating to the "
                     "logger over MQTT)")
-    parser.add_argument("--device", help="device the rating is for (default: the config's, "
-                                          "or the only one in --db)")
+    parser.add_argument("--device", help="device the rating goes to (default: the config's, "
+                                          "else the one the broker or the log knows)")
     _config_arg(parser)
     _broker_args(parser)
 
@@ -293,9 +284,9 @@ def configure_pain(parser: argparse.ArgumentParser) -> None:
 
 def run_pain(args: argparse.Namespace) -> int:
     if args.db is not None:
-        with _open_store(args, must_exist=False) as store:
-            device = _pick_device(store, args.device)
-            set_id = args.set_id or store.last_set_id(device, date.today())
+        with _open_store(args, must_exist=True) as store:
+            set_id = args.set_id or store.last_set_id(args.device, date.today())
+            device = _rating_device(store, args.device, set_id)
             store.record_pain(args.pain, device=device, set_id=set_id, source="cli")
         where = f"set {set_id}" if set_id else "today's session"
         print(f"pain {args.pain:g}/10 recorded for {where} ({device})")
@@ -315,32 +306,62 @@ def configure_stiffness(parser: argparse.ArgumentParser) -> None:
 
 
 def run_stiffness(args: argparse.Namespace) -> int:
-    day = args.date or date.today()
-    if args.db is not None:
-        with _open_store(args, must_exist=False) as store:
-            device = _pick_device(store, args.device)
-            store.record_stiffness(args.stiffness, device=device, day=day, source="cli")
-    else:
-        device = _send(args, "cmd/stiffness", {"stiffness": args.stiffness,
-                                               "date": day.isoformat()})
-    print(f"morning stiffness {args.stiffness:g}/10 recorded for {day} ({device})")
+    day = _daily_rating(args, "stiffness")
+    print(f"morning stiffness {args.stiffness:g}/10 recorded for {day}")
     return 0
 
 
-class BrokerUnreachable(HeelRaiseError, ConnectionError):
-    """The rating could not be handed to the broker."""
+def configure_activity(parser: argparse.ArgumentParser) -> None:
+    _rating_args(parser, "activity", "0 (resting all day) to 10 (on my feet all day)")
+    parser.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
+                        help="the day it is for (default: today)")
+
+
+def run_activity(args: argparse.Namespace) -> int:
+    """The day's walking and standing besides the exercises: the coaching tempers its
+    advice on a high-load day (progression.toml, rule high_load_day)."""
+    day = _daily_rating(args, "activity")
+    print(f"activity {args.activity:g}/10 recorded for {day}")
+    return 0
+
+
+def _daily_rating(args: argparse.Namespace, kind: str) -> date:
+    """Record a once-a-day rating (stiffness, activity) in the log or over MQTT."""
+    day = args.date or date.today()
+    value = getattr(args, kind)
+    if args.db is not None:
+        with _open_store(args, must_exist=True) as store:
+            device = _rating_device(store, args.device, None)
+            record = store.record_stiffness if kind == "stiffness" else store.record_activity
+            record(value, device=device, day=day, source="cli")
+    else:
+        _send(args, f"cmd/{kind}", {kind: value, "date": day.isoformat()})
+    return day
 
 
 def _send(args: argparse.Namespace, kind: str, body: dict, timeout_s: float = 10.0) -> str:
-    """Publish a command at QoS 1 and wait for the broker's acknowledgement."""
+    """Publish a command at QoS 1 and wait for the broker's acknowledgement; the device."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     from ..builders import new_id
+    from ..discover import BrokerUnreachable, announced_devices
     from ..topics import topic
 
     broker = _broker(args, _config(args))
+    login = {"username": broker["username"], "password": broker["password"]}
     device = args.device or broker["device"]
+    if device is None:
+        try:
+            known = announced_devices(broker["host"], broker["port"], **login)
+        except BrokerUnreachable as exc:
+            raise BrokerUnreachable(f"{exc}; or pass --db to write to the log "
+                                    "directly") from None
+        if not known:
+            raise BrokerUnreachable(f"no coach has announced itself on the broker at "
+                                    f"{broker['host']}:{broker['port']}; start it, or pass "
+                                    "--device")
+        device = next(iter(known))      # one person's log: any of their devices will do
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     if broker["username"] is not None:
         client.username_pw_set(broker["username"], broker["password"])
@@ -348,7 +369,8 @@ def _send(args: argparse.Namespace, kind: str, body: dict, timeout_s: float = 10
     try:
         client.connect(broker["host"], broker["port"], keepalive=30)
     except OSError as exc:
-        raise BrokerUnreachable(f"cannot reach the MQTT broker at {where}: {exc}; "
+        raise BrokerUnreachable(f"cannot reach the MQTT broker at {where}: "
+                                f"{exc.strerror or exc}; "
                                 "or pass --db to write to the log directly") from None
     client.loop_start()
     try:
@@ -368,13 +390,42 @@ def _send(args: argparse.Namespace, kind: str, body: dict, timeout_s: float = 10
 # --------------------------------------------------------------------------- export
 
 
+def configure_strike(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("set_id", metavar="SET",
+                        help="id of the set to strike (`heelraise export` lists them), or "
+                             "'last' for the newest")
+    parser.add_argument("--reason", default="", help="why, kept with it (e.g. 'a test')")
+    parser.add_argument("--undo", action="store_true", help="put a struck set back")
+    _db_arg(parser)
+
+
+def run_strike(args: argparse.Namespace) -> int:
+    """Take a set logged by mistake out of the history; it stays in the export, flagged."""
+    with _open_store(args, must_exist=True) as store:
+        set_id = args.set_id
+        if set_id == "last":
+            newest = store.sets(struck=args.undo)
+            newest = [s for s in newest if (s.struck is not None) == args.undo]
+            if not newest:
+                raise InputError(store.path, "no set to " + ("put back" if args.undo
+                                                             else "strike"))
+            set_id = newest[-1].id
+        row = store.strike(set_id, args.reason, undo=args.undo)
+    when = row.time.astimezone().strftime("%Y-%m-%d %H:%M")
+    what = f"set {row.index} of {when} ({row.reps} reps, {row.device})"
+    print(f"{what} put back into the history" if args.undo else
+          f"{what} struck from the history; `heelraise strike {row.id} --undo` puts it back")
+    return 0
+
+
 def configure_export(parser: argparse.ArgumentParser) -> None:
     from .export import FORMATS, TABLES
 
     _db_arg(parser)
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default="csv")
-    parser.add_argument("--table", choices=TABLES, default="sets",
-                        help="what a CSV holds (default sets; JSON holds everything)")
+    parser.add_argument("--table", choices=TABLES, default=None,
+                        help="the one table to export (default: sets as CSV, everything "
+                             "as JSON)")
     parser.add_argument("--out", "-o", type=Path, metavar="FILE",
                         help="file to write (default: standard output)")
 

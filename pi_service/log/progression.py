@@ -5,6 +5,12 @@ them) and the doses in ``stages.toml``; this module only knows how to evaluate
 each named ``check`` against a person's history. It is a pure function of that
 history and of ``today``, which the caller passes in: no wall clock here, so a
 constructed history gives the same advice on any day it is run.
+
+A log is one person's. A person may wear two sensors (left and right foot): their
+history is every device's sets, with a bilateral set that both feet saw counted once
+(:func:`person_sets`), and one set of ratings. What today's training amounts to, and
+whether it is done, is worked out once (:func:`_dose_today`) and read by the advice,
+``heelraise progress``, the aggregates and so the dashboard.
 """
 
 from __future__ import annotations
@@ -74,11 +80,47 @@ class History:
     reps: Sequence[RepRow] = ()
     pain: Sequence[Rating] = ()
     stiffness: Sequence[Rating] = ()
+    activity: Sequence[Rating] = ()
 
 
-def load_history(store: Store, device: str) -> History:
-    return History(device, store.sets(device), store.reps(device), store.pain(device),
-                   store.stiffness(device))
+def load_history(store: Store, device: str | None = None) -> History:
+    """The person's history (every device, ``device`` None) or one device's.
+
+    Struck sets and (outside a simulated person's log) simulated ones are left out; the
+    person's history goes by the names of their devices ("left, right").
+    """
+    name = device or ", ".join(store.devices()) or "no device"
+    return History(name, person_sets(store.sets(device)), store.reps(device),
+                   store.pain(device), store.stiffness(device), store.activity(device))
+
+
+def person_sets(sets: Sequence[SetRow], same_share: float = 0.5) -> list[SetRow]:
+    """Time-ordered sets with a set that two devices saw at once kept once.
+
+    In a bilateral stage both feet rise together, so a person with a sensor on each
+    shoe logs every set twice; two sets of different devices whose spans overlap by
+    at least ``same_share`` of the shorter one are one set, and the one with more reps
+    (the foot the detector saw better) stands for it. Single-leg sets, left then
+    right, do not overlap and both count.
+    """
+    kept: list[SetRow] = []
+    for s in sorted(sets, key=lambda s: (s.time, s.id)):
+        twin = next((k for k in reversed(kept) if k.device != s.device
+                     and _overlap_share(k, s) >= same_share), None)
+        if twin is None:
+            kept.append(s)
+        elif (s.reps, s.holds) > (twin.reps, twin.holds):
+            kept[kept.index(twin)] = s
+    return kept
+
+
+def _overlap_share(a: SetRow, b: SetRow) -> float:
+    start, end = max(a.start_time, b.start_time), min(a.time, b.time)
+    shorter = min((a.time - a.start_time).total_seconds(), (b.time - b.start_time).total_seconds())
+    overlap = (end - start).total_seconds()
+    if shorter <= 0:
+        return 1.0 if overlap >= 0 else 0.0
+    return max(0.0, overlap) / shorter
 
 
 @dataclass(frozen=True)
@@ -115,7 +157,7 @@ def group_sessions(sets: Sequence[SetRow], gap_min: float) -> list[Session]:
         if groups:
             last = groups[-1][-1]
             gap_s = (s.start_time - last.time).total_seconds()
-            if gap_s <= gap_min * 60 and s.device == last.device:
+            if gap_s <= gap_min * 60:
                 groups[-1].append(s)
                 continue
         groups.append([s])
@@ -203,6 +245,9 @@ class Progress:
         stiff = ("not rated this week" if s.get("latest") is None
                  else f"latest {_num(s['latest'])}/10 (usual {_num(s.get('baseline'))})")
         lines.append(f"Morning stiffness: {stiff}, trend {s.get('direction') or '-'}")
+        a = d.get("activity")
+        lines.append("Activity today: " + ("not rated" if a is None else f"{_num(a)}/10 on "
+                                                                         "your feet"))
         if self.criteria:
             lines.append("To move up:")
             lines += [f"  [{'x' if c.met else ' '}] {c.name}: {c.detail}" for c in self.criteria]
@@ -227,6 +272,7 @@ class _Facts:
     sessions: list[Session]
     stage_since: date
     first_day: date
+    dose: dict = field(default_factory=dict)
 
     def window(self, days: int) -> date:
         """First day of a window of ``days`` days ending today."""
@@ -258,7 +304,8 @@ def evaluate(history: History, today: date, *, protocol: Protocol | None = None,
                       [s for s in history.sets if s.day <= today],
                       [r for r in history.reps if r.day <= today],
                       [p for p in history.pain if p.day <= today],
-                      [s for s in history.stiffness if s.day <= today])
+                      [s for s in history.stiffness if s.day <= today],
+                      [a for a in history.activity if a.day <= today])
     progress = Progress(history.device, today)
     if not history.sets:
         return progress
@@ -272,7 +319,7 @@ def evaluate(history: History, today: date, *, protocol: Protocol | None = None,
                    group_sessions(history.sets, rules.session_gap_min), since,
                    history.sets[0].day)
     progress.stage, progress.stage_since, progress.first_day = stage, since, facts.first_day
-    progress.dose_today = _dose_today(facts)
+    progress.dose_today = facts.dose = _dose_today(facts)
     progress.compliance = _compliance_summary(facts)
     progress.trends = _trends(facts)
     ready = next((r for r in rules.rules if r.check == "ready_to_progress"), None)
@@ -303,12 +350,20 @@ def _fill(rules: Rules, rule: Rule, text: str, values: dict) -> str:
 
 
 def _dose_today(f: _Facts) -> dict:
+    """Today's training against the stage's dose: the one answer to "am I done today?".
+
+    ``done`` once as many sessions reached the dose (its sets of its reps, or its holds)
+    as the stage calls for a day; a session cut short leaves the day open.
+    """
     today = [s for s in f.sessions if s.day == f.today]
     sets = [s for session in today for s in session.sets]
-    return {"sessions": len(today), "sessions_allowed": f.stage.sessions_per_day,
+    at = sum(1 for s in today if at_dose(s, f.stage))
+    activity = next((a.value for a in f.history.activity if a.day == f.today), None)
+    return {"sessions": len(today), "sessions_at_dose": at,
+            "sessions_allowed": f.stage.sessions_per_day,
             "sets": len(sets), "reps": sum(s.reps for s in sets),
             "reps_per_set": [s.reps for s in sets], "holds": sum(s.holds for s in sets),
-            "done": sum(1 for s in today if at_dose(s, f.stage)) >= f.stage.sessions_per_day,
+            "done": at >= f.stage.sessions_per_day, "activity": activity,
             "target": {"sets": list(f.stage.sets), "reps": list(f.stage.reps),
                        "load_kg": f.stage.load_kg}}
 
@@ -431,8 +486,9 @@ def _criteria(f: _Facts, rule: Rule) -> tuple[list[Criterion], dict]:
             "tempo", compliance is not None and compliance >= p["min_tempo_compliance"],
             f"{_pct(compliance)} of reps at tempo (need {_pct(p['min_tempo_compliance'])})"))
     criteria.append(Criterion(
-        "pain", worst_pain is None or worst_pain < f.protocol.pain_limit,
-        "none rated" if worst_pain is None else
+        "pain", worst_pain is not None and worst_pain < f.protocol.pain_limit,
+        f"not rated in the last {p['window_days']:g} days (rate it after a set)"
+        if worst_pain is None else
         f"highest {worst_pain:g}/10 (must stay below {f.protocol.pain_limit})"))
     criteria.append(Criterion("morning stiffness", not stiff_worse,
                               "clearly worse than usual" if stiff_worse else "not worse"))
@@ -449,16 +505,36 @@ def _criteria(f: _Facts, rule: Rule) -> tuple[list[Criterion], dict]:
 
 def _ready_to_progress(f: _Facts, rule: Rule) -> dict | None:
     criteria, values = _criteria(f, rule)
-    return values if all(c.met for c in criteria) else None
+    if not all(c.met for c in criteria):
+        return None
+    busy = next((r for r in f.rules.rules if r.check == "high_activity"), None)
+    load = None if busy is None else _high_activity(f, busy)
+    if load is not None:      # ready, but not on a day the tendon already carried a lot
+        return {**values, **load, "variant": "busy"}
+    return values
 
 
 def _sessions_today(f: _Facts, rule: Rule) -> dict | None:
-    done = sum(1 for s in f.sessions if s.day == f.today)
+    """Today's dose is done (the same ``done`` as the aggregates' and the dashboard's)."""
+    done, sessions = f.dose["done"], f.dose["sessions"]
     allowed = f.stage.sessions_per_day
-    if done < allowed:
+    if not done:
         return None
-    return {"sessions": done, "allowed": allowed, "stage": f.stage.number,
-            "variant": "over" if done > allowed else None}
+    return {"sessions": sessions, "allowed": allowed, "stage": f.stage.number,
+            "variant": "over" if sessions > allowed else None}
+
+
+def _high_activity(f: _Facts, rule: Rule) -> dict | None:
+    """A day with much walking or standing besides the exercises (the person's rating)."""
+    p = rule.params
+    start = f.window(int(p["window_days"]))
+    rated = [a for a in f.history.activity if start <= a.day <= f.today]
+    busiest = max(rated, key=lambda a: (a.value, a.day), default=None)
+    if busiest is None or busiest.value < p["high_at"]:
+        return None
+    return {"activity": busiest.value, "activity_day": busiest.day.isoformat(),
+            "high_at": p["high_at"], "stage": f.stage.number,
+            "when": "today" if busiest.day == f.today else f"on {busiest.day.isoformat()}"}
 
 
 def _skipped_stage(f: _Facts, rule: Rule) -> dict | None:
@@ -548,6 +624,7 @@ CHECKS: dict[str, Callable[[_Facts, Rule], dict | None]] = {
     "stopped_early": _stopped_early,
     "no_improvement": _no_improvement,
     "insertional_heel_drop": _insertional_heel_drop,
+    "high_activity": _high_activity,
 }
 """Every check a rule may name, with the numeric parameters it reads below."""
 
@@ -564,6 +641,7 @@ _PARAMS: dict[str, tuple[str, ...]] = {
     "no_improvement": ("compare_days", "min_improvement", "min_sessions_per_week",
                        "min_consistent_share"),
     "insertional_heel_drop": ("early_weeks", "window_days", "heel_drop_deg"),
+    "high_activity": ("window_days", "high_at"),
 }
 
 

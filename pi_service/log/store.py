@@ -147,7 +147,26 @@ UPDATE stiffness SET time = rfc3339(time);
 """
 """Version 2: the sample source and clock state of each set, one time format, rejects kept."""
 
-MIGRATIONS = (_V1, _V2.format(since=format_time(SYNCED_SINCE)))
+_V3 = """
+ALTER TABLE sets ADD COLUMN struck TEXT;
+ALTER TABLE sets ADD COLUMN struck_reason TEXT;
+CREATE TABLE activity (
+    device TEXT NOT NULL,
+    day TEXT NOT NULL,
+    activity REAL NOT NULL,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (device, day)
+);
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+"""Version 3: sets struck from the history (kept, flagged), the day's activity rating (load
+outside the exercises), and facts about the log itself (a simulated person's log)."""
+
+MIGRATIONS = (_V1, _V2.format(since=format_time(SYNCED_SINCE)), _V3)
 """Version n is MIGRATIONS[:n] applied in order."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -205,6 +224,7 @@ class SetRow:
     raw: str = field(repr=False)
     source: str | None = None        # None: sent before sets said where they came from
     synced: bool = True              # False: stamped by a clock that was never set
+    struck: str | None = None        # when it was struck from the history (kept, flagged)
 
     @property
     def payload(self) -> dict:
@@ -242,14 +262,22 @@ class Store:
     """The log's SQLite file. Thread-safe: paho's network thread writes, others read.
 
     ``busy_timeout_s`` is how long a write waits for another process's lock before
-    failing. A context manager; :meth:`close` is idempotent.
+    failing. ``create=False`` refuses a file that is not there (a typo in ``--db`` must
+    not leave an empty log behind). ``simulated_person=True`` makes a new log the
+    simulated person's own (``heelraise start`` with no sensor): it says so in its
+    ``meta`` table, and then its simulated sets are that person's history, since no
+    real person's are in it. A context manager; :meth:`close` is idempotent.
     """
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0, *, create: bool = True,
+                 simulated_person: bool = False) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        memory = str(path) == ":memory:"
+        if not create and not memory and not self.path.is_file():
+            raise InputError(path, "no training log here (run `heelraise log`, or check --db)")
         try:
-            if str(path) != ":memory:":
+            if not memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
@@ -262,6 +290,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.create_function("rfc3339", 1, _rfc3339, deterministic=True)
             self._migrate()
+            if simulated_person:
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('person', 'simulated')")
+            person = self._db.execute("SELECT value FROM meta WHERE key = 'person'").fetchone()
         except sqlite3.Error as exc:
             self._db.close()
             raise InputError(path, f"not a usable log database: {exc}") from None
@@ -269,6 +300,8 @@ class Store:
             self._db.close()
             raise
         self._closed = False
+        self.simulated_person = person is not None and person[0] == "simulated"
+        """True in a simulated person's log: its simulated rows are the person's history."""
 
     def _migrate(self) -> None:
         """Bring the file to :data:`SCHEMA_VERSION` in one transaction (nothing if it is)."""
@@ -300,6 +333,13 @@ class Store:
     @property
     def schema_version(self) -> int:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    @property
+    def data_version(self) -> int:
+        """Changes when another connection (``heelraise pain --db``, ``strike``) commits, so
+        the running log can republish what a command wrote behind its back."""
+        with self._lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -411,12 +451,47 @@ class Store:
     def record_stiffness(self, stiffness: float, *, device: str, day: date | None = None,
                          time: str | None = None, source: str = "cli") -> None:
         """Next-morning stiffness (0-10) for ``day`` (default: today); a new rating replaces."""
-        _check_rating("stiffness", stiffness)
+        self._record_daily("stiffness", stiffness, device, day, time, source)
+
+    def record_activity(self, activity: float, *, device: str, day: date | None = None,
+                        time: str | None = None, source: str = "cli") -> None:
+        """The day's load outside the exercises (0 resting - 10 on my feet all day), for
+        ``day`` (default: today); a new rating replaces the day's."""
+        self._record_daily("activity", activity, device, day, time, source)
+
+    def _record_daily(self, table: str, value: float, device: str, day: date | None,
+                      time: str | None, source: str) -> None:
+        _check_rating(table, value)
         time = _canonical(time or utc_now_iso())
         day = day or local_day(time)
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO stiffness VALUES (?,?,?,?,?)",
-                       (device, day.isoformat(), float(stiffness), time, source))
+            db.execute(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?,?,?)",
+                       (device, day.isoformat(), float(value), time, source))
+
+    def fact(self, key: str) -> str | None:
+        """A fact the log keeps about itself (``meta``), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def remember(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def strike(self, set_id: str, reason: str = "", *, undo: bool = False) -> SetRow:
+        """Strike a set logged by mistake from the history (or put it back with ``undo``).
+
+        The set stays in the log and in every export, flagged with when and why; the
+        coaching and the summaries leave it out. Raises :class:`Refused` for an unknown id.
+        """
+        with self._tx() as db:
+            cur = db.execute("UPDATE sets SET struck = ?, struck_reason = ? WHERE id = ?",
+                             (None if undo else utc_now_iso(), None if undo else reason[:200],
+                              set_id))
+            if cur.rowcount == 0:
+                raise Refused(f"strike: no set {set_id!r} in {self.path}",
+                              reason="strike: no such set")
+        return next(s for s in self.sets(struck=True, simulated=True) if s.id == set_id)
 
     def count_rejected(self, reason: str, topic: str, error: str, payload: bytes = b"") -> None:
         """Count one rejected message under ``reason`` and keep it whole (the newest
@@ -441,6 +516,12 @@ class Store:
             rows = self._db.execute("SELECT reason, count FROM rejected ORDER BY reason")
             return dict(rows.fetchall())
 
+    def _filtered(self, sql: str, device: str | None, since: date | None,
+                  simulated: bool = False) -> tuple[str, list]:
+        """``sql`` with WHERE clauses for a device, a first day, and real rows only (all
+        rows in a simulated person's log)."""
+        return _filtered(sql, device, since, simulated or self.simulated_person)
+
     def devices(self) -> list[str]:
         with self._lock:
             rows = self._db.execute("SELECT DISTINCT device FROM sets UNION "
@@ -449,40 +530,44 @@ class Store:
             return [r[0] for r in rows]
 
     def count(self, table: str) -> int:
-        if table not in ("sets", "reps", "holds", "pain", "stiffness"):
+        if table not in ("sets", "reps", "holds", "pain", "stiffness", "activity"):
             raise ValueError(f"no table {table!r}")
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def sets(self, device: str | None = None, since: date | None = None,
-             simulated: bool = False) -> list[SetRow]:
+             simulated: bool = False, struck: bool = False) -> list[SetRow]:
         """Stored sets in time order, for one device and/or from one day on.
 
         Simulated sets (the simulator played them, not the person) are left out of the
-        person's history unless ``simulated`` is True.
+        person's history unless ``simulated`` is True, and so are struck sets unless
+        ``struck`` is True.
         """
-        sql, args = _filtered("SELECT id, device, session, time, coalesce(start_time, time), "
-                              "day, set_index, stage, reps, ok_reps, target_lo, target_hi, "
-                              "tempo_compliance, holds, load_kg, pain, payload, source, synced "
-                              "FROM sets", device, since, simulated)
+        sql, args = self._filtered(
+            "SELECT id, device, session, time, coalesce(start_time, time), day, set_index, "
+            "stage, reps, ok_reps, target_lo, target_hi, tempo_compliance, holds, load_kg, "
+            "pain, payload, source, synced, struck FROM sets", device, since, simulated)
+        if not struck:
+            sql += " AND struck IS NULL"
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY time, id", args).fetchall()
         return [SetRow(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), date.fromisoformat(r[5]), r[6],
                        r[7], r[8], r[9], None if r[10] is None else (r[10], r[11]), r[12],
-                       r[13], r[14], r[15], r[16], r[17], bool(r[18])) for r in rows]
+                       r[13], r[14], r[15], r[16], r[17], bool(r[18]), r[19]) for r in rows]
 
-    def last_set_id(self, device: str, day: date) -> str | None:
-        """The person's newest set of ``device`` on ``day``: what an unaimed rating is about."""
+    def last_set_id(self, device: str | None, day: date) -> str | None:
+        """The person's newest set on ``day`` (of ``device``, or of any of the person's
+        devices when None): what an unaimed rating is about."""
+        sql, args = self._filtered("SELECT id FROM sets", device, day)
         with self._lock:
-            row = self._db.execute("SELECT id FROM sets WHERE device = ? AND day = ? AND "
-                                   f"{_REAL} ORDER BY time DESC, id DESC LIMIT 1",
-                                   (device, day.isoformat())).fetchone()
+            row = self._db.execute(sql + " AND day = ? AND struck IS NULL ORDER BY time DESC, "
+                                   "id DESC LIMIT 1", [*args, day.isoformat()]).fetchone()
         return None if row is None else row[0]
 
     def reps(self, device: str | None = None, since: date | None = None) -> list[RepRow]:
         """The person's stored reps in time order (simulated ones left out)."""
-        sql, args = _filtered("SELECT id, device, time, day, stage, bottom_deg, verdict FROM reps",
-                              device, since)
+        sql, args = self._filtered("SELECT id, device, time, day, stage, bottom_deg, verdict "
+                                   "FROM reps", device, since)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY time, id", args).fetchall()
         return [RepRow(r[0], r[1], _dt(r[2]), date.fromisoformat(r[3]), r[4], r[5], r[6])
@@ -490,7 +575,7 @@ class Store:
 
     def holds(self, device: str | None = None, since: date | None = None) -> list[dict]:
         """The person's stored holds in time order (simulated ones left out)."""
-        sql, args = _filtered("SELECT payload FROM holds", device, since)
+        sql, args = self._filtered("SELECT payload FROM holds", device, since)
         with self._lock:
             return [json.loads(r[0]) for r in
                     self._db.execute(sql + " ORDER BY time, id", args).fetchall()]
@@ -500,27 +585,40 @@ class Store:
         set carried when it arrived (unless a later rating of that set replaced it)."""
         sql, args = _filtered("SELECT device, time, day, pain, set_id FROM pain", device, since,
                               simulated=True)
-        set_sql, set_args = _filtered("SELECT device, time, day, pain, id FROM sets", device,
-                                      since)
+        set_sql, set_args = self._filtered("SELECT device, time, day, pain, id FROM sets",
+                                           device, since)
         with self._lock:
             rows = self._db.execute(
-                f"{sql} UNION ALL {set_sql} AND pain IS NOT NULL "
+                f"{sql} UNION ALL {set_sql} AND pain IS NOT NULL AND struck IS NULL "
                 "AND id NOT IN (SELECT set_id FROM pain WHERE set_id IS NOT NULL) ORDER BY 2",
                 args + set_args).fetchall()
         return [Rating(r[0], _dt(r[1]), date.fromisoformat(r[2]), r[3], r[4]) for r in rows]
 
     def stiffness(self, device: str | None = None, since: date | None = None) -> list[Rating]:
-        sql, args = _filtered("SELECT device, time, day, stiffness FROM stiffness", device, since)
+        """Morning stiffness, one rating a day (a person rating from two devices' pages
+        the same morning gave one answer: the newest counts)."""
+        return self._daily("stiffness", device, since)
+
+    def activity(self, device: str | None = None, since: date | None = None) -> list[Rating]:
+        """The day's load outside the exercises, one rating a day (the newest)."""
+        return self._daily("activity", device, since)
+
+    def _daily(self, table: str, device: str | None, since: date | None) -> list[Rating]:
+        sql, args = self._filtered(f"SELECT device, time, day, {table} FROM {table}", device,
+                                   since)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY day", args).fetchall()
-        return [Rating(r[0], _dt(r[1]), date.fromisoformat(r[2]), r[3]) for r in rows]
+            rows = self._db.execute(sql + " ORDER BY day, time", args).fetchall()
+        newest = {r[2]: r for r in rows}
+        return [Rating(r[0], _dt(r[1]), date.fromisoformat(r[2]), r[3]) for r in newest.values()]
 
     def rows(self, table: str) -> tuple[list[str], list[tuple]]:
-        """Column names and rows of a table (payload columns left out), for export."""
-        if table not in ("sets", "reps", "holds", "pain", "stiffness", "rejected"):
+        """Column names and rows of a table (payload columns left out), oldest first, for
+        export (struck sets included, with the ``struck`` column saying so)."""
+        order = _ORDER.get(table)
+        if order is None:
             raise ValueError(f"no table {table!r}")
         with self._lock:
-            cur = self._db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+            cur = self._db.execute(f"SELECT * FROM {table} ORDER BY {order}")
             names = [d[0] for d in cur.description]
             data = cur.fetchall()
         keep = [i for i, n in enumerate(names) if n != "payload"]
@@ -545,6 +643,11 @@ def _check_rating(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a number from 0 to 10, got {value!r}")
 
 
+_ORDER = {"sets": "time, id", "reps": "time, id", "holds": "time, id", "pain": "time, id",
+          "stiffness": "day, device", "activity": "day, device",
+          "rejected": "last_time, reason"}
+"""The exportable tables and their order: oldest first, as a spreadsheet reads a diary."""
+
 _REAL = f"coalesce(source, '') != '{SIMULATED}'"
 """SQL: a row the person did, not the simulator."""
 
@@ -552,11 +655,11 @@ _REAL = f"coalesce(source, '') != '{SIMULATED}'"
 def _filtered(sql: str, device: str | None, since: date | None,
               simulated: bool = False) -> tuple[str, list]:
     """``sql`` with WHERE clauses for a device, a first day, and real rows only."""
-    clauses, args = [] if simulated else [_REAL], []
+    clauses, args = ["1"] if simulated else [_REAL], []
     if device is not None:
         clauses.append("device = ?")
         args.append(device)
     if since is not None:
         clauses.append("day >= ?")
         args.append(since.isoformat())
-    return (sql + (" WHERE " + " AND ".join(clauses) if clauses else "")), args
+    return f"{sql} WHERE {' AND '.join(clauses)}", args

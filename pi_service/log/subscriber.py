@@ -22,6 +22,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -38,7 +39,7 @@ from ..topics import DURABLE, LOG_STATUS, ROOT, ack_topic, split_topic, subscrip
 from . import homeassistant
 from .aggregates import aggregate_topic, aggregates
 from .progression import Rules, load_rules
-from .store import Store, is_database_failure
+from .store import Store, is_database_failure, utc_now_iso
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,11 @@ CLIENT_ID = "heelraise-log"
 """Fixed, so the broker keeps this logger's session (and queue) across restarts."""
 
 EVENTS = ("set", "rep", "hold", "status")
-COMMANDS = ("cmd/pain", "cmd/stiffness")
+LEGACY_GAP_S = 1.0
+"""Between clearing Home Assistant's old per-entity configs and sending the device config."""
+WATCH_S = 2.0
+"""How often the log looks for changes another process made to its database."""
+COMMANDS = ("cmd/pain", "cmd/stiffness", "cmd/activity")
 
 
 def topic_filters(discovery_prefix: str | None = None) -> list[tuple[str, int]]:
@@ -311,13 +316,15 @@ class LogSubscriber:
     def _command(self, device: str, topic: str, payload: bytes) -> str:
         command = parse_command(topic, payload)
         rating_id = command.id
+        day = date.fromisoformat(command.date) if command.date else self._today()
         if command.name == "pain":
             set_id = command.set_id or self.store.last_set_id(device, self._today())
             self.store.record_pain(command.value, device=device, set_id=set_id,
                                    rating_id=rating_id, source="mqtt")
         elif command.name == "stiffness":
-            day = date.fromisoformat(command.date) if command.date else self._today()
             self.store.record_stiffness(command.value, device=device, day=day, source="mqtt")
+        elif command.name == "activity":
+            self.store.record_activity(command.value, device=device, day=day, source="mqtt")
         else:
             raise PayloadError(f"cmd/{command.name}: not a command the log handles")
         self.counts.ratings += 1
@@ -353,8 +360,16 @@ class LogSubscriber:
         self._wake.set()
 
     def _work(self) -> None:
+        version = self.store.data_version
+        last_refresh = time.monotonic()
         while not self._stopping.is_set():
-            if not self._wake.wait(self._refresh_s):
+            if not self._wake.wait(min(self._refresh_s, WATCH_S)):
+                # A command that wrote to the database itself (`heelraise strike`, a
+                # rating with --db) changes it behind our back: republish within seconds.
+                now, changed = time.monotonic(), self.store.data_version
+                if changed == version and now - last_refresh < self._refresh_s:
+                    continue
+                version, last_refresh = changed, now
                 self._refresh()
             if self._stopping.is_set():
                 break
@@ -368,9 +383,21 @@ class LogSubscriber:
         self._send_receipts()
         self._publish_dirty(wait_s=5.0)
 
+    def _clear_legacy_discovery(self, device: str) -> None:
+        """Once per device and log: remove the per-entity configs older versions published,
+        and give Home Assistant a moment to forget them before the device config comes."""
+        fact = f"homeassistant legacy cleared: {device}"
+        if self.store.fact(fact) is not None:
+            return
+        for legacy in homeassistant.legacy_topics(device, self._prefix):
+            self._client.publish(legacy, b"", qos=1, retain=True)
+        self._stopping.wait(LEGACY_GAP_S)
+        self.store.remember(fact, utc_now_iso())
+
     def _republish(self, device: str, announce: bool) -> list[mqtt.MQTTMessageInfo]:
         infos = []
         if announce:
+            self._clear_legacy_discovery(device)
             for config_topic, config in homeassistant.discovery_messages(
                     device, self._prefix).items():
                 infos.append(self._client.publish(config_topic, homeassistant.encode(config),

@@ -38,8 +38,9 @@ from ..builders import new_id
 from ..errors import ConfigError, HeelRaiseError, PayloadError
 from ..payloads import parse_command
 from ..protocol import Protocol
+from ..schema import decode_json
 from ..stages import load_protocol
-from ..topics import topic
+from ..topics import check_device, topic
 from .gate import BrokerGate, Verdict
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def read_password(path: str | Path) -> str:
 
 
 def page_config(
-    device: str,
+    device: str | None,
     *,
     ws_url: str | None = None,
     ws_port: int = DEFAULT_WS_PORT,
@@ -74,6 +75,8 @@ def page_config(
     can open the page can read them. Without ``ws_url`` the page connects to ``ws_port``
     on the host it was loaded from. The stages let the page show target reps and rest.
     :class:`DashboardServer` adds ``entry``: whether it takes pain/stiffness ratings.
+    ``device`` is where a rating goes when the page names none; the page itself shows
+    every device the broker knows (or the one its address names).
     """
     protocol = protocol or load_protocol()
     stages = {}
@@ -210,7 +213,8 @@ class _Handler(SimpleHTTPRequestHandler):
             super().do_GET()
 
     def _post(self) -> None:
-        kind = {"/api/pain": "pain", "/api/stiffness": "stiffness"}.get(urlsplit(self.path).path)
+        kind = {"/api/pain": "pain", "/api/stiffness": "stiffness",
+                "/api/activity": "activity"}.get(urlsplit(self.path).path)
         if kind is None:
             raise _BadRequest(HTTPStatus.NOT_FOUND, f"no endpoint {self.path[:100]}")
         if self.server.gate is None:
@@ -220,11 +224,12 @@ class _Handler(SimpleHTTPRequestHandler):
                 self.headers.get("Host", "").lower():
             raise _BadRequest(HTTPStatus.FORBIDDEN, "ratings come from this server's own page")
         body = self._body()
-        login = self._login()
+        login = self.server.local_login if self._local() else self._login()
         if login is None:
             return
         try:
             command = parse_command(kind, body)
+            device = self._device(body)
         except PayloadError as exc:
             raise _BadRequest(HTTPStatus.BAD_REQUEST, str(exc)) from None
         message = {kind: command.value, "id": command.id or new_id()}
@@ -232,7 +237,7 @@ class _Handler(SimpleHTTPRequestHandler):
             message["set_id"] = command.set_id
         if command.date:
             message["date"] = command.date
-        verdict = self.server.gate.publish(*login, topic(self.server.device, f"cmd/{kind}"),
+        verdict = self.server.gate.publish(*login, topic(device, f"cmd/{kind}"),
                                            json.dumps(message).encode())
         if verdict is Verdict.OK:
             log.info("%s %s from the dashboard as %s", kind, command.value, login[0])
@@ -244,6 +249,19 @@ class _Handler(SimpleHTTPRequestHandler):
             self._login()
         else:
             self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the broker is unreachable"})
+
+    def _local(self) -> bool:
+        """A rating from this machine's own screen with no login typed: the server's own
+        rating login stands in (``heelraise start``, loopback only, never on the LAN)."""
+        return (self.server.local_login is not None and not self.server.lan
+                and "Authorization" not in self.headers)
+
+    def _device(self, body: bytes) -> str:
+        """The device a rating goes to: the page's choice (the set's), else the server's."""
+        chosen = decode_json(body, MAX_BODY_BYTES).get("device") or self.server.device
+        if chosen is None:
+            raise PayloadError("no device: which coach is the rating for? ('device')")
+        return check_device(chosen)
 
     def _body(self) -> bytes:
         """The request body, at most :data:`MAX_BODY_BYTES` whatever the headers claim.
@@ -301,7 +319,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     page_config: dict[str, Any]
     gate: BrokerGate | None
-    device: str
+    device: str | None
+    local_login: tuple[str, str] | None
     lan: bool
     hosts: set[str]
     fail_delay_s: float
@@ -313,7 +332,9 @@ class DashboardServer:
     Ratings are published over MQTT as the person's own broker login (checked by the
     ``gate``, i.e. by the broker), so the log receives them by the road every rating
     takes. Bound to loopback by default; on any other address (the LAN) every page and
-    every write needs a broker login. A context manager; :meth:`close` is idempotent.
+    every write needs a broker login. ``local_login`` lets a person at this machine's own
+    screen rate without typing a login (loopback only; ``heelraise start`` passes its
+    private broker's rating login). A context manager; :meth:`close` is idempotent.
     """
 
     def __init__(
@@ -325,6 +346,7 @@ class DashboardServer:
         host: str = "127.0.0.1",
         port: int = 0,
         fail_delay_s: float = 0.5,
+        local_login: tuple[str, str] | None = None,
     ) -> None:
         self.dist_dir = Path(dist_dir)
         if not (self.dist_dir / "index.html").is_file():
@@ -342,6 +364,7 @@ class DashboardServer:
         self._httpd.page_config = page_config | {"entry": gate is not None}
         self._httpd.gate = gate
         self._httpd.device = page_config["device"]
+        self._httpd.local_login = local_login
         self._httpd.lan = lan
         self._httpd.hosts = allowed_hosts(host)
         self._httpd.fail_delay_s = fail_delay_s
@@ -382,7 +405,8 @@ class DashboardServer:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="heelraise-dashboard",
                                 description="Serve the heel-raise dashboard page.")
-    p.add_argument("--device", default="heelraise", help="device name in the MQTT topics")
+    p.add_argument("--device", help="device ratings go to when the page names none (the "
+                                    "page shows every device the broker knows)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: loopback; 0.0.0.0 for the LAN, where "
                         "every page then needs a broker login)")

@@ -55,7 +55,8 @@ def _warnings(pipeline: Pipeline) -> list[dict]:
     for kind, count, message in (
             ("bad_samples", q.bad_samples, "samples not finite or beyond any chip's range, "
                                            "dropped"),
-            ("repeated_timestamps", q.repeated_stamps, "samples sharing a timestamp, averaged"),
+            ("repeated_timestamps", q.repeated_stamps, "samples sharing a timestamp, spread "
+                                                       "over the interval before it"),
             ("gyro_dropped", q.gyro_dropped, "samples after the gyro columns stopped; "
                                              "accelerometer only from then on")):
         if count.count:

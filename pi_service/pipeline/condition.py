@@ -5,9 +5,12 @@ drops frames, a cable glitch reads 1e308, clocks run at 99.7 Hz or 204.8 Hz. The
 rest of the pipeline wants none of that, so here, once:
 
 - samples that are not finite or beyond any chip's range are dropped and counted;
-- of samples sharing a timestamp the first is kept and the others counted (a host
-  that stamps a burst with one time leaves no better way to place them, and
-  waiting to see how many share it would delay everything by a sample);
+- samples sharing a timestamp are spread out before it: a host that stamps each
+  FIFO read with the read's time gives every sample of the burst that time, but
+  they were measured one by one since the read before, so they are placed evenly
+  over that interval, the last at the stamp (counted). The next block may go on
+  with the same stamp, so the last sample (or burst) of each block waits for it:
+  a sample period of delay, and the same times whatever the blocks;
 - time going backwards is refused;
 - the stream is resampled by linear interpolation onto a grid at the internal
   rate, so every later stage sees one rate and one period;
@@ -85,6 +88,17 @@ class Conditioner:
         self._prev: tuple[float, np.ndarray] | None = None     # last sample used
         self._origin_s = 0.0
         self._next_k = 0
+        self._held: tuple[np.ndarray, np.ndarray] | None = None   # the last burst so far
+        self._stamp_s: float | None = None   # the stamp before the held burst
+        self._spacing_s = self.period_s      # between a burst's samples, last seen
+
+    def finish(self) -> list[Grid | Gap]:
+        """End of stream: the burst held back for the next block is let go."""
+        if self._held is None:
+            return []
+        t, x = self._held
+        self._held = None
+        return self._resample(self._spread(t), x)
 
     def feed(self, block: SampleBlock) -> list[Grid | Gap]:
         if len(block) == 0:
@@ -104,26 +118,61 @@ class Conditioner:
             self._prev = None
         t = block.t
         x = np.hstack((block.accel_g, gyro)) if self.has_gyro else block.accel_g
+        if self._held is not None:
+            held_t, held_x = self._held
+            t = np.concatenate((held_t, t))
+            x = np.concatenate((held_x[:, :x.shape[1]], x))
+            self._held = None
+        limits = self._limits[:x.shape[1]]
         with np.errstate(invalid="ignore"):
-            ok = (np.abs(x) <= self._limits[:x.shape[1]]).all(axis=1) & np.isfinite(t)
-        if not ok.all():
+            # the usual block is all good: one check for all of it (NaN fails it too)
+            fine = bool((np.abs(x).max(axis=0) <= limits).all()) and bool(np.isfinite(t).all())
+            ok = None if fine else (np.abs(x) <= limits).all(axis=1) & np.isfinite(t)
+        if ok is not None and not ok.all():
             bad = np.flatnonzero(~ok)
             self.quality.bad_samples.add(len(bad), t[bad[0]] if np.isfinite(t[bad[0]]) else 0.0)
             t, x = t[ok], x[ok]
             if not len(t):
                 return t, x
-        last = -np.inf if self._prev is None else self._prev[0]
+        last = -np.inf if self._stamp_s is None else self._stamp_s
+        if t[0] > last and (len(t) == 1 or (t[1:] > t[:-1]).all()):
+            # the usual block: no shared stamps, the times stay as they are
+            self._held = t[-1:], x[-1:]
+            if len(t) > 1:
+                self._stamp_s = float(t[-2])
+            return t[:-1], x[:-1]
         steps = np.diff(t, prepend=last)
-        if steps.min() <= 0.0:
-            if steps.min() < 0.0:
-                i = int(np.flatnonzero(steps < 0)[0])
-                raise SampleError(f"time goes backwards at t={t[i]:.6f} s "
-                                  f"(after t={t[i - 1] if i else last:.6f} s)")
-            repeated = steps == 0.0
+        if steps.min() < 0.0:
+            i = int(np.flatnonzero(steps < 0)[0])
+            raise SampleError(f"time goes backwards at t={t[i]:.6f} s "
+                              f"(after t={t[i - 1] if i else last:.6f} s)")
+        repeated = steps == 0.0
+        if repeated.any():
             self.quality.repeated_stamps.add(int(np.count_nonzero(repeated)),
                                              t[int(np.flatnonzero(repeated)[0])])
-            t, x = t[~repeated], x[~repeated]
-        return t, x
+        cut = int(np.searchsorted(t, t[-1], side="left"))
+        self._held = t[cut:], x[cut:]
+        return self._spread(t[:cut]), x[:cut]
+
+    def _spread(self, t: np.ndarray) -> np.ndarray:
+        """Times for samples stamped in bursts: each burst evenly over the interval since
+        the stamp before it, its last sample at its stamp."""
+        if not len(t):
+            return t
+        firsts = np.flatnonzero(np.diff(t, prepend=-np.inf) > 0.0)
+        sizes = np.diff(firsts, append=len(t))
+        before = np.concatenate(([np.nan if self._stamp_s is None else self._stamp_s],
+                                 t[firsts[:-1]]))
+        spacing = np.where(sizes > 1, (t[firsts] - before) / sizes, 0.0)
+        # after a gap (or at the start) the interval says nothing: the last spacing seen
+        for i in np.flatnonzero(sizes > 1):
+            if np.isfinite(spacing[i]) and spacing[i] <= self.params.gap_s:
+                self._spacing_s = float(spacing[i])
+            else:
+                spacing[i] = self._spacing_s
+        self._stamp_s = float(t[-1])
+        rank = np.arange(len(t)) - np.repeat(firsts, sizes)
+        return t - (np.repeat(sizes, sizes) - 1 - rank) * np.repeat(spacing, sizes)
 
     def _resample(self, t: np.ndarray, x: np.ndarray) -> list[Grid | Gap]:
         """Grid samples up to the last sample; gaps bridged or restarted."""

@@ -35,6 +35,7 @@ class StreamingLowPass:
         _, delay = group_delay((b, a), w=[0.01 * cutoff_hz], fs=rate_hz)
         self.delay_s = float(delay[0]) / rate_hz
         """Low-frequency group delay: how late slow movements come out, in seconds."""
+        self._sections = [(b, a) for b, a in zip(self.sos[:, :3], self.sos[:, 3:], strict=True)]
         self._zi: np.ndarray | None = None
 
     def restart(self) -> None:
@@ -56,6 +57,6 @@ class StreamingLowPass:
         pipeline's time (bench/throughput.py).
         """
         zi = self._zi
-        for section, (b, a) in enumerate(zip(self.sos[:, :3], self.sos[:, 3:], strict=True)):
+        for section, (b, a) in enumerate(self._sections):
             x, zi[section] = lfilter(b, a, x, axis=0, zi=zi[section])
         return x

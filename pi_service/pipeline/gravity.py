@@ -123,6 +123,8 @@ class GravityEstimator:
         self.delay_s = self._gravity_lp.delay_s
         self._lag = max(1, round(params.velocity_lag_s * params.rate_hz))
         self._window_n = max(2, round(params.still_s * params.rate_hz))
+        self._ring_levels = np.array([params.impact_g ** 2, 0.25 * params.impact_g ** 2])
+        self._zero_counts = np.zeros((1, 2), dtype=np.intp)
         self._ahrs: imufusion.Ahrs | None = None
         self._bias: imufusion.Bias | None = None
         if has_gyro:
@@ -182,14 +184,13 @@ class GravityEstimator:
     def _ringing(self, swing: np.ndarray) -> np.ndarray:
         """Samples that end a ringing jolt: of the last ``RING_SAMPLES`` second differences
         (squared, g^2) one exceeds ``impact_g`` and at least three half of it."""
-        p = self.params
         n = RING_SAMPLES
         ext = np.concatenate((self._swings, swing))
         self._swings = ext[-(n - 1):]
-        windows = np.lib.stride_tricks.sliding_window_view(ext, n)
-        big = windows.max(axis=1) > p.impact_g ** 2
-        many = (windows > 0.25 * p.impact_g ** 2).sum(axis=1) >= 3
-        return big & many
+        # how many of each window's differences pass each level, from running counts
+        counts = np.cumsum(ext[:, None] > self._ring_levels, axis=0)
+        counts = counts[n - 1:] - np.concatenate((self._zero_counts, counts[:-n]))
+        return (counts[:, 0] >= 1) & (counts[:, 1] >= 3)
 
     def _still_for(self, t: np.ndarray, smooth: np.ndarray, jolted: np.ndarray) -> np.ndarray:
         """Seconds the foot has been still at each sample: the gravity direction not turning.
@@ -247,9 +248,10 @@ class GravityEstimator:
         for j, offset in [*starts, (len(accel), None)]:
             if self._fusing:
                 fused[lo:j] = True
+                update, debias, gravity = ahrs.update_no_magnetometer, bias.update, ahrs.get_gravity
                 for i in range(lo, j):
-                    ahrs.update_no_magnetometer(bias.update(gyro[i]), accel[i])
-                    out[i] = ahrs.get_gravity()
+                    update(debias(gyro[i]), accel[i])
+                    out[i] = gravity()
             if offset is None:
                 break
             bias.set_offset(offset)

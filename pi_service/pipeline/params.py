@@ -47,7 +47,7 @@ class DetectorParams:
     impact_g: float = 0.4
     """A second difference of the acceleration between grid samples beyond this is an
     impact (heel strike, landing, knock); the quickest raise stays under a quarter of it."""
-    impact_lead_s: float = 0.08
+    impact_lead_s: float = 0.05
     """Where the foot was when an impact came is read this long before it."""
     flight_g: float = 0.35
     """|a| below this is free fall: the foot is in the air."""
@@ -107,6 +107,9 @@ class DetectorParams:
     heel_strike_accel_deg: float = 20.0
     """The same without a gyro, where a quick lowering's own deceleration reads as up to
     ten degrees toes-up just before the heel lands."""
+    landing_dip_deg: float = 10.0
+    """How far below rest a quick lowering's reading dips before its heel lands; a
+    movement that went deeper (a lunge, a hop) did not land from a raise."""
     landing_share: float = 0.35
     """An impact this close to rest ends the lowering: the heel landed."""
     pace_share: float = 1.0 / 3.0
@@ -140,6 +143,9 @@ class DetectorParams:
     """No heel drops further than this below rest (off a step, about 20 deg)."""
     min_stroke_s: float = 0.12
     """No rise or lowering of a heel raise is quicker (the quickest real ones: 0.2 s)."""
+    min_live_stroke_s: float = 0.08
+    """The same for phases read off the live detection, which catches a quick stroke's
+    middle only."""
     max_movement_s: float = 90.0
     """A movement that has not come back to rest by then is not a raise."""
     lookback_s: float = 4.0
@@ -150,9 +156,11 @@ class DetectorParams:
     """The typical raise is the median of this many recent ones."""
     fit_share: float = 0.02
     """Lowest share of a stroke's travel its onset and offset are fitted from."""
-    shape_prior: float = 0.0
+    shape_prior: float = 2e-6
     """Cost of a stroke shape's distance from minimum jerk in the boundary fit, with the
-    gyro fused: the pitch is true enough to tell a cosine or skewed stroke from it."""
+    gyro fused: the pitch is true enough to tell a cosine or skewed stroke from it, but
+    with none at all the sway at a loaded top buys shapes 0.5 s off (bench/accuracy.py:
+    p95 0.52 s with 0, 0.33 s with this; the other shapes the same)."""
     shape_prior_accel: float = 1e-4
     """The same from the accelerometer alone, whose stroke ends the sensor's own
     acceleration bends by tenths of a degree: without it they buy wrong shapes."""

@@ -50,6 +50,7 @@ class _Movement:
     peak_speed_dps: float
     seen_deg: float = -math.inf    # highest pitch among measured samples
     top_detect_s: float = math.nan
+    top_deg: float = math.nan      # the pitch as the top was reached
     lower_detect_s: float = math.nan
     low_deg: float = math.inf
     low_speed_dps: float = 0.0
@@ -248,6 +249,11 @@ class PhaseDetector:
         self._busy_s = float(self._t[j])
         self._quiet_s = self.params.quiet_s
 
+    def _strike_deg(self, i: int, stop: int) -> np.ndarray:
+        """How far toes-up an impact must come to be a heel strike, sample by sample."""
+        prm = self.params
+        return np.where(self._fused[i:stop], prm.heel_strike_deg, prm.heel_strike_accel_deg)
+
     def _jolted(self, i: int, stop: int) -> np.ndarray:
         return self._impact[i:stop] | self._flight[i:stop]
 
@@ -328,6 +334,7 @@ class PhaseDetector:
             self._settle(j)
         else:
             m.top_detect_s = m.moved_s = float(self._t[j])
+            m.top_deg = m.peak_deg
             self._enter(Phase.TOP, j)
         return end
 
@@ -376,8 +383,11 @@ class PhaseDetector:
         # a top not above level is no raise's: the heel came up from below a step to level
         low_top = m.peak_deg < prm.min_peak_deg
         small = m.peak_deg - m.rest_deg < self._count_deg or low_top
-        # from a top that is no raise's, going on up is the raise beginning from there
-        onward = (p > m.peak_deg + prm.on_share * typical) if low_top else np.zeros(len(p), bool)
+        # from a top that is no raise's, going on up is the raise beginning from there; so
+        # is rising again as far as the rise there: the heel came up from hanging below a
+        # step to level, stood there, and now raises
+        onward = p > (m.peak_deg + prm.on_share * typical if low_top else
+                      m.top_deg + max(self._count_deg, m.top_deg - m.rest_deg))
         if small or lowering.any():   # the rate is only needed then: skip it on a still top
             v = self.v[i:stop]
             lowering &= v < -prm.lower_speed_share * travel
@@ -408,7 +418,7 @@ class PhaseDetector:
         if self._flight[j] or too_long[j - i] or touchdown[j - i]:
             self._disturb(j)
         elif onward[j - i]:
-            level = m.peak_deg
+            level = m.peak_deg if low_top else m.top_deg
             self._settle(j)
             self._start(j, level)
         elif shifted is not None and shifted[j - i]:
@@ -438,24 +448,23 @@ class PhaseDetector:
         impact = self._impact[i:stop]
         # the heel landing at level; an impact with the toes up is a heel strike (walking)
         before = self._before[i:stop]
-        strike = np.where(self._fused[i:stop], prm.heel_strike_deg, prm.heel_strike_accel_deg)
-        landed = impact & (before >= b - strike) & (before < b + prm.landing_share * travel)
+        landed = impact & (before >= b - self._strike_deg(i, stop)) & (
+            before < b + prm.landing_share * travel)
         # still near the top: the shoe knocked the step as the lowering began
         knock = impact & (before >= m.peak_deg - prm.drop_share * travel)
         jolt = self._flight[i:stop] | (impact & ~landed & ~knock)
-        exits = dropped | ended | landed | jolt | rebound
-        moved = None
-        if travel < self._count_deg:
-            # a small movement that stops on its way down: a weight shift, rest there
-            moved = np.maximum.accumulate(np.where(
-                np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
-            exits |= t - moved >= prm.quiet_s
+        # a movement that stops on its way down and stays: if small, a weight shift; if it
+        # came a raise's worth down, a raise from hanging below a step that ended at level
+        moved = np.maximum.accumulate(np.where(
+            np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
+        stopped = (t - moved >= prm.quiet_s) & (
+            (travel < self._count_deg) | (p < m.peak_deg - self._count_deg))
+        exits = dropped | ended | landed | jolt | rebound | stopped
         hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_speed_dps = float(low_speed[end - 1 - i])
         m.low_deg = float(low[end - 1 - i])
-        if moved is not None:
-            m.moved_s = float(moved[end - 1 - i])
+        m.moved_s = float(moved[end - 1 - i])
         if len(hits) == 0:
             return stop
         j, k = end - 1, end - 1 - i
@@ -473,6 +482,8 @@ class PhaseDetector:
             self._complete(float(self._t[j]), heel_drop=False)
             self._start(j, m.low_deg)
         else:
+            if travel >= self._count_deg:
+                self._complete(m.moved_s, heel_drop=False)
             self._settle(j)
         return end
 
@@ -482,6 +493,13 @@ class PhaseDetector:
         b = m.rest_deg
         low = np.minimum(np.minimum.accumulate(p), m.low_deg)
         raised = not math.isnan(m.on_s)   # below rest after a raise, or before any
+        landed = np.zeros(len(p), dtype=bool)
+        if raised:
+            # a quick lowering reads a few degrees toes-up as it stops (without a gyro,
+            # ten): its heel landing is no heel strike, unless it went deeper than that
+            landed = self._impact[i:stop] & (low >= b - prm.landing_dip_deg) & (
+                self._before[i:stop] >= b - self._strike_deg(i, stop))
+            jolt = jolt & ~landed
         # the return's peak speed comes halfway up, so its speed is only tracked from there
         # (and not computed at all while the heel is down at the bottom)
         halfway = p > b - 0.5 * (b - low)
@@ -493,7 +511,7 @@ class PhaseDetector:
         back_speed = np.maximum(np.maximum.accumulate(np.where(halfway, v, 0.0)),
                                 m.return_speed_dps)
         back = (p > b - prm.return_share * (b - low)) & (v < prm.settle_speed_share * back_speed)
-        exits = back | jolt
+        exits = back | jolt | landed
         if not raised:
             # lowered from rest without a raise: it may rise from here, or rest down there
             moved = np.maximum.accumulate(np.where(
@@ -513,6 +531,9 @@ class PhaseDetector:
         j = end - 1
         if jolt[j - i]:
             self._disturb(j)
+        elif landed[j - i]:
+            self._complete(float(self._t[j]), heel_drop=False)
+            self._enter(Phase.REST, j)
         elif not raised:
             if rising[j - i]:
                 self._start(j, b)
@@ -591,7 +612,12 @@ class PhaseDetector:
                             t_s - d, m.peak_deg, low)
             top_s, lower_s = bounds.top_s, bounds.lower_s
             up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
-            if not _plausible(up_s, down_s, low, m.rest_deg, m.peak_deg, prm):
+            # coarse as they are, they still have to look like a raise: no step's toes-up,
+            # and back down near rest (a stride's toe-off tilts the foot and goes on)
+            travel = m.peak_deg - m.rest_deg
+            if low < m.rest_deg - prm.heel_strike_accel_deg or (
+                    low > m.rest_deg + prm.settle_share * travel) or not _plausible(
+                    up_s, down_s, low, m.rest_deg, m.peak_deg, prm, prm.min_live_stroke_s):
                 return
         travel = bounds.peak_deg - m.rest_deg
         if travel < self._count_deg:
@@ -646,7 +672,8 @@ class PhaseDetector:
 
 
 def _plausible(up_s: float | None, down_s: float | None, bottom_deg: float | None,
-               rest_deg: float, live_peak_deg: float, params: DetectorParams) -> bool:
+               rest_deg: float, live_peak_deg: float, params: DetectorParams,
+               min_stroke_s: float | None = None) -> bool:
     """Whether a finished movement's fit is one a foot can make about the ball of the foot.
 
     A heel raise takes more than a tenth of a second to rise, turns the foot less
@@ -657,8 +684,8 @@ def _plausible(up_s: float | None, down_s: float | None, bottom_deg: float | Non
         return False
     if bottom_deg is not None and bottom_deg < rest_deg - params.max_drop_deg:
         return False
-    return (up_s is None or up_s >= params.min_stroke_s) and (
-        down_s is None or down_s >= params.min_stroke_s)
+    shortest = params.min_stroke_s if min_stroke_s is None else min_stroke_s
+    return (up_s is None or up_s >= shortest) and (down_s is None or down_s >= shortest)
 
 
 def _span(a: float | None, b: float | None) -> float | None:

@@ -108,7 +108,7 @@ class PitchTracker:
 
     def finish(self) -> list[Frame | Gap]:
         """End of stream: the last samples, then a decision from what there is."""
-        out: list[Frame | Gap] = []
+        out = self._items(self.conditioner.finish())
         if self._pending:
             ref = self.posture.force()
             if ref is not None:

@@ -18,6 +18,16 @@ refused: its sets are not counted right and its reps are missed.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/accuracy.py [--sessions N]
         [--seed0 10000] [--conditions fast,real_gaps,...] [--jobs 2] [--failures 3]
+        [--calibration self,learned,faces,truth]
+
+``--calibration`` runs each session once per mode (bench/calibrations.py): ``self``
+(the default) lets the detector calibrate itself from the stream; ``learned`` gives it
+the calibration the session's person would make with ``heelraise calibrate``, simulated
+on the same sensor, mounting and foot (``faces``: with the six faces first); ``truth``
+the one the session's truth implies. A session with no truth (a real recording), or
+whose calibration failed or does not exist (``truth`` after a rotation), runs
+self-calibrated in every mode and is counted under "uncal". With more than one mode a
+last table compares them condition by condition, on the same sessions.
 
 Each condition's sessions have seeds seed0 + 1000·(its place in CONDITIONS) + i, so a
 condition run alone (``--conditions``) gives the same sessions as in the full run.
@@ -45,6 +55,9 @@ import numpy as np
 import scipy
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.transform import Rotation
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))     # bench/calibrations.py
+from calibrations import MODES, calibration_for  # noqa: E402
 
 from pi_service.errors import InputError
 from pi_service.pipeline import Analysis, SampleError, analyze
@@ -304,6 +317,8 @@ class Score:
 
     condition: str
     seed: int
+    mode: str = "self"              # how the session was calibrated (calibrations.MODES)
+    uncalibrated: bool = False      # a calibration was asked for and none could be made
     refused: str = ""               # why the reader or the detector refused the session
     crashed: str = ""               # an exception that is not a refusal: a bug
     sets: int = 0
@@ -425,35 +440,45 @@ def score(case: Case, result: Analysis, where: str, into: Score) -> None:
         _score_sets(into, list(result.sets), truth, where)
 
 
-def run_one(job: tuple[str, int, int, list[str]]) -> Score:
-    """Build one session of a condition, run the detector on it as live, score it."""
-    condition, index, seed, real = job
+def run_one(job: tuple[str, int, int, list[str], tuple[str, ...]]) -> list[Score]:
+    """Build one session of a condition, run the detector on it as live once per
+    calibration mode, and score each run."""
+    condition, index, seed, real, modes = job
     # absurd values overflow inside the detector; what counts is what it reports
     warnings.simplefilter("ignore", RuntimeWarning)
-    result = Score(condition, seed)
-    where = f"{condition} #{index} seed={seed}"
-    started = time.perf_counter()
+    scores = []
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context(np.random.default_rng(seed), seed, index, Path(tmp),
                       [Path(p) for p in real])
         case = CONDITIONS[condition](ctx)
-        where += f" stage={case.stage}" + (f" {case.note}" if case.note else "")
-        if case.truth is not None:
-            result.true_reps = sum(not r.optional for r in case.truth.reps)
-        try:
-            block = case.block if case.path is None else read_recording(case.path)
-            found = analyze(block.split(BLOCK), load_stage(case.stage),
-                            hold_stage=load_stage(1))
-        except (SampleError, InputError) as exc:
-            result.refused = f"{type(exc).__name__}: {exc}"
-            result.failures.append(f"{where}: refused: {exc}")
-        except Exception as exc:        # a crash must show as one, not stop the run
-            result.crashed = f"{type(exc).__name__}: {exc}"
-            result.failures.append(f"{where}: crashed: {result.crashed}")
-        else:
-            score(case, found, where, result)
-        if (result.refused or result.crashed) and case.truth is not None:
-            result.sets = sum(s.reps + s.holds > 0 for s in case.truth.sets)
+        for mode in modes:
+            scores.append(_run_mode(case, condition, index, seed, mode))
+    return scores
+
+
+def _run_mode(case: Case, condition: str, index: int, seed: int, mode: str) -> Score:
+    started = time.perf_counter()
+    result = Score(condition, seed, mode)
+    where = f"{condition} #{index} seed={seed}" + (f" [{mode}]" if mode != "self" else "") \
+        + f" stage={case.stage}" + (f" {case.note}" if case.note else "")
+    if case.truth is not None:
+        result.true_reps = sum(not r.optional for r in case.truth.reps)
+    try:
+        calibration = calibration_for(mode, None if case.truth is None else case.truth.meta)
+        result.uncalibrated = mode != "self" and calibration is None
+        block = case.block if case.path is None else read_recording(case.path)
+        found = analyze(block.split(BLOCK), load_stage(case.stage), calibration,
+                        hold_stage=load_stage(1))
+    except (SampleError, InputError) as exc:
+        result.refused = f"{type(exc).__name__}: {exc}"
+        result.failures.append(f"{where}: refused: {exc}")
+    except Exception as exc:        # a crash must show as one, not stop the run
+        result.crashed = f"{type(exc).__name__}: {exc}"
+        result.failures.append(f"{where}: crashed: {result.crashed}")
+    else:
+        score(case, found, where, result)
+    if (result.refused or result.crashed) and case.truth is not None:
+        result.sets = sum(s.reps + s.holds > 0 for s in case.truth.sets)
     result.elapsed_s = time.perf_counter() - started
     return result
 
@@ -575,6 +600,32 @@ def report(scores: list[Score], order: list[str], elapsed_s: float, failures: in
     return "\n".join(lines)
 
 
+def compare(scores: list[Score], order: list[str], modes: tuple[str, ...]) -> str:
+    """The modes side by side, condition by condition, on the same sessions: sets exact,
+    rep precision and recall, the rise's phase error, and sessions left uncalibrated."""
+    rows: dict[tuple[str, str], Row] = {}
+    uncal: dict[tuple[str, str], int] = {}
+    for s in scores:
+        for name in (s.condition, "all (pooled)"):
+            rows.setdefault((name, s.mode), Row()).add(s)
+            uncal[(name, s.mode)] = uncal.get((name, s.mode), 0) + s.uncalibrated
+    header = ["condition"] + [f"{m}: {what}" for m in modes
+                              for what in ("sets", "P", "R", "up med/p95", "uncal")]
+    out = [tuple(header)]
+    for name in [*order, "all (pooled)"]:
+        if (name, modes[0]) not in rows:
+            continue
+        cells = [name]
+        for mode in modes:
+            r = rows[(name, mode)]
+            cells += [_pct(r.sets_exact, r.sets, TARGETS["sets"]),
+                      _ratio(r.hits, r.hits + r.false_reps, TARGETS["precision"]),
+                      _ratio(r.hits, r.true_reps, TARGETS["recall"]), _phase(r.errors, "up"),
+                      str(uncal[(name, mode)] or "")]
+        out.append(tuple(cells))
+    return table(out)
+
+
 def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
@@ -594,7 +645,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="print up to N failures per condition (default 0)")
     parser.add_argument("--real-dir", type=Path, default=REAL_DIR,
                         help=f"the real recordings (default {REAL_DIR})")
+    parser.add_argument("--calibration", default="self",
+                        help="comma-separated calibration modes, each run on every session: "
+                             f"{', '.join(MODES)} (default self; see bench/calibrations.py)")
     args = parser.parse_args(argv)
+    modes = tuple(m for m in args.calibration.split(",") if m)
+    if not modes or any(m not in MODES for m in modes):
+        parser.error(f"--calibration takes modes from {', '.join(MODES)}")
     if args.conditions == "list":
         print("\n".join(CONDITIONS))
         return 0
@@ -611,17 +668,24 @@ def main(argv: list[str] | None = None) -> int:
     if per > SEED_STRIDE:
         parser.error(f"at most {SEED_STRIDE} sessions per condition (their seeds would overlap)")
     position = {name: i for i, name in enumerate(CONDITIONS)}
-    jobs = [(name, i, args.seed0 + SEED_STRIDE * position[name] + i, real)
+    jobs = [(name, i, args.seed0 + SEED_STRIDE * position[name] + i, real, modes)
             for i in range(per) for name in order]
     started = time.perf_counter()
     if args.jobs > 1:
         with multiprocessing.Pool(args.jobs) as pool:
-            scores = list(pool.imap_unordered(run_one, jobs, chunksize=1))
+            runs = list(pool.imap_unordered(run_one, jobs, chunksize=1))
     else:
-        scores = [run_one(job) for job in jobs]
+        runs = [run_one(job) for job in jobs]
+    elapsed_s = time.perf_counter() - started
+    scores = [s for run in runs for s in run]
     print(f"accuracy of the rep detector by condition: {per} sessions each, seeds from "
-          f"{args.seed0}; {machine()}\n")
-    print(report(scores, order, time.perf_counter() - started, args.failures))
+          f"{args.seed0}; {machine()}")
+    for mode in modes:
+        print(f"\ncalibration: {mode}\n")
+        print(report([s for s in scores if s.mode == mode], order, elapsed_s, args.failures))
+    if len(modes) > 1:
+        print("\nthe modes compared, on the same sessions:\n")
+        print(compare(scores, order, modes))
     return 0
 
 

@@ -1,8 +1,8 @@
 """The clip-on's own state for its retained topic heelraise/<device>/sensor.
 
 Battery, Wi-Fi signal, ring buffer and IMU state, as JSON with ``"v": 1`` and a
-unique id (the boot id and a counter). The fields are checked on the Pi by
-pi_service/sources/wireless/topics.py and documented in docs/wireless.md.
+unique id (the boot id and a counter). The fields are checked on the Pi by the
+schema in pi_service/payloads.py (CLIP), which also writes their table in docs/wireless.md.
 """
 
 import json

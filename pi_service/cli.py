@@ -12,13 +12,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from .arguments import configure_run, configure_sensor, number, seed, speed, whole
+from .arguments import configure_run, number, seed, speed, whole
 from .errors import HeelRaiseError
-
-if TYPE_CHECKING:
-    from .pipeline import Calibration
 
 
 def _stage_arg(parser: argparse.ArgumentParser, default: int | None = 2) -> None:
@@ -88,62 +85,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from calibration.file import save_calibration
+    from calibration.command import run
 
-    calibration = live_calibration(args) if args.file is None else _file_calibration(args.file)
-    save_calibration(calibration, args.out)
-    print(f"calibration written to {args.out} "
-          f"(typical peak {calibration.typical_peak_deg:.1f}°)")
-    return 0
-
-
-def _file_calibration(path: str) -> Calibration:
-    from .pipeline import SampleError, analyze
-    from .sources.recording import iter_recording
-    from .stages import load_stage
-
-    try:
-        analysis = analyze(iter_recording(path), load_stage(2))
-    except SampleError as exc:
-        raise HeelRaiseError(f"{path}: {exc}") from None
-    if analysis.calibration is None or not analysis.reps:
-        raise HeelRaiseError(f"{path}: no full raise found; record standing still, "
-                             "then a few full heel raises")
-    return analysis.calibration
-
-
-def live_calibration(args: argparse.Namespace, raises: int = 3) -> Calibration:
-    """Guide the person through standing still and a few full raises on the live sensor."""
-    from .pipeline import Pipeline, Rep
-    from .service import config_from_args, open_source
-    from .stages import load_stage
-
-    config = config_from_args(args)
-    source, name = open_source(config)
-    pipeline = Pipeline(load_stage(2))
-    print(f"Calibrating with the {name} sensor.\n"
-          "1. Stand still on both feet, weight even, for two seconds.\n"
-          f"2. Then do {raises} slow, full heel raises (as high as is comfortable).", flush=True)
-    done = 0
-    state = pipeline.state
-    with source:
-        for block in source:
-            if not len(block):
-                continue
-            events = pipeline.feed(block)
-            if pipeline.state != state:
-                state = pipeline.state
-                print("Standing still: calibrated. Now the raises." if state != "calibrating"
-                      else "Moving: stand still for two seconds first...", flush=True)
-            for event in events:
-                if isinstance(event, Rep):
-                    done += 1
-                    print(f"raise {done}: {event.peak_deg:.0f}° ({event.height_cm:.1f} cm)",
-                          flush=True)
-            if done >= raises:
-                return pipeline.calibration
-    raise HeelRaiseError(f"the sensor stopped after {done} of {raises} raises; "
-                         "no calibration written")
+    return run(args, say=lambda line: print(line, flush=True))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -213,12 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("calibrate", help="calibrate a sensor and mounting: live, or "
-                                          "from a recording")
-    p.add_argument("file", nargs="?",
-                   help="recording that starts standing still, then full raises "
-                        "(without it: guided, on the live sensor)")
-    p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write")
-    configure_sensor(p)
+                                          "from a recording; --check verifies a file")
+    from calibration.command import configure as configure_calibrate
+
+    configure_calibrate(p)
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("simulate", help="write a simulated session and its ground truth")

@@ -1,7 +1,9 @@
-"""The generated part of docs/mqtt.md: every topic's schema table and an example.
+"""The generated parts of docs/mqtt.md and docs/wireless.md: schema tables and examples.
 
-``python -m pi_service.mqtt_docs`` prints it; a test checks that the page holds it
-verbatim, so the page cannot drift from the schemas in :mod:`.payloads`.
+``python -m pi_service.mqtt_docs`` prints docs/mqtt.md's part (``--wireless``: the
+clip-on's status table of docs/wireless.md) and ``--write`` puts both in their pages;
+tests check that the pages hold them verbatim, so neither page can drift from the
+schemas in :mod:`.payloads`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from .builders import (
     set_payload,
     status_payload,
 )
-from .payloads import COMMANDS, RECEIPTS, SCHEMAS
+from .payloads import CLIP, COMMANDS, RECEIPTS, SCHEMAS, SENSOR_ALWAYS, validate
 from .pipeline.events import Hold, Phase, PhaseChange, Rep, SetSummary, Verdict
 from .schema import Field
 from .stages import load_stage
@@ -145,19 +148,60 @@ def log_status_example() -> dict:
             "time": "2026-01-31T06:59:00.000Z"}
 
 
+SENSOR_EXAMPLE = {
+    "v": 1, "id": "1a2b3c4d-12", "device": "left", "state": "online", "boot_id": "1a2b3c4d",
+    "firmware": "1.0", "uptime_s": 331, "imu": "ok", "chip": "MPU-6050", "rate_hz": 100.0,
+    "battery_v": 3.912, "battery_pct": 68, "battery_low": False, "rssi_dbm": -61,
+    "ring_frames": 0, "ring_capacity": 150, "ring_dropped": 0, "fifo_restarts": 0,
+    "frames_sent": 1650, "seq": 1652}
+"""A status as firmware/status.py sends it (docs/wireless.md shows it)."""
+SENSOR_WILL = {"v": 1, "id": "1a2b3c4d-will", "device": "left", "state": "offline",
+               "boot_id": "1a2b3c4d", "firmware": "1.0"}
+
+
+def sensor_reference() -> str:
+    """The generated part of docs/wireless.md: the clip-on's status fields and examples."""
+    rows = []
+    for name, spec in CLIP["sensor"].fields.items():
+        when = "always" if name in SENSOR_ALWAYS else "online"
+        cells = (f"`{name}`", _describe(replace(spec, required=True)), when, spec.doc)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    examples = [json.dumps(validate("sensor", e), indent=2) for e in (SENSOR_EXAMPLE, SENSOR_WILL)]
+    return "\n".join(["| field | type | when | meaning |", "|---|---|---|---|", *rows, "",
+                      "Example:", "", "```json", examples[0], "```", "",
+                      "The will:", "", "```json", examples[1], "```"]) + "\n"
+
+
 START = "<!-- generated: python -m pi_service.mqtt_docs -->\n"
 END = "<!-- end generated -->"
+PAGES = {"docs/mqtt.md": reference, "docs/wireless.md": sensor_reference}
+"""Each page with a generated part, and what generates it."""
+
+
+def write(page: Path, text: str) -> None:
+    """Put ``text`` between the page's markers, keeping the rest of the page."""
+    head, rest = page.read_text(encoding="utf-8").split(START, 1)
+    page.write_text(head + START + text + END + rest.split(END, 1)[1], encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the generated reference, or with ``--write PAGE`` put it between the markers."""
+    """Print a generated part, or with ``--write`` put each between its page's markers.
+
+    ``--write`` alone writes every page of :data:`PAGES` (paths from the repository's
+    root); ``--write PAGE`` one of them, found by its name.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] != ["--write"]:
-        sys.stdout.write(reference())
+        sys.stdout.write(sensor_reference() if args[:1] == ["--wireless"] else reference())
         return 0
-    page = Path(args[1] if len(args) > 1 else "docs/mqtt.md")
-    head, rest = page.read_text(encoding="utf-8").split(START, 1)
-    page.write_text(head + START + reference() + END + rest.split(END, 1)[1], encoding="utf-8")
+    pages = args[1:] or list(PAGES)
+    for page in pages:
+        make = next((f for p, f in PAGES.items() if Path(p).name == Path(page).name), None)
+        if make is None:
+            print(f"mqtt_docs: no generated part for {page} (known: {', '.join(PAGES)})",
+                  file=sys.stderr)
+            return 2
+        write(Path(page), make())
     return 0
 
 

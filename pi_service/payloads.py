@@ -27,6 +27,7 @@ from .schema import (
     decode_json,
     integer,
     number,
+    optional,
     pair,
     shown,
     string,
@@ -282,6 +283,58 @@ COMMANDS: dict[str, Field] = {
 """Commands on ``heelraise/<device>/cmd/<name>``; stage/pain/stiffness/activity accept a bare
 number."""
 
+IMU_STATES = ("ok", "lost", "missing")
+_TALLY = (0, 10 ** 15)        # the clip-on's counters: unbounded ints on the board, JSON-safe here
+
+SENSOR_ALWAYS = {
+    "v": _COMMON["v"],
+    "id": _id("unique message id: the boot id and a counter"),
+    "device": _COMMON["device"],
+    "state": string("online, or offline (the last will, retained)", choices=STATES),
+    "boot_id": string("8 hex digits, new at every boot (as in the frames)",
+                      pattern="[0-9a-f]{8}", max_len=8),
+    "firmware": string("firmware version", max_len=32),
+}
+"""What every clip-on status carries, its offline will too."""
+
+SENSOR_ONLINE = {
+    # ticks_diff() wraps negative after half the board's tick period (days): still a status
+    "uptime_s": integer("seconds since boot", -(10 ** 9), 10 ** 15),
+    "imu": string("ok, lost (stopped answering) or missing (never found)", choices=IMU_STATES),
+    "chip": string("the IMU found: MPU-6050, LSM6DSOX, ..., or null", max_len=32,
+                   nullable=True),
+    "rate_hz": number("sample rate configured, Hz", 0, 10_000, nullable=True),
+    "battery_v": number("battery voltage, V (null: no reading)", 0, 20, nullable=True),
+    "battery_pct": integer("charge left, %, from a LiPo curve", 0, 100, nullable=True),
+    "battery_low": boolean("below the board's LOW_BATTERY_V: charge it"),
+    "rssi_dbm": integer("Wi-Fi signal, dBm", -200, 100, nullable=True),
+    "ring_frames": integer("frames waiting in the board's RAM ring", *_TALLY),
+    "ring_capacity": integer("frames the ring holds", *_TALLY),
+    "ring_dropped": integer("frames dropped since boot because the ring was full", *_TALLY),
+    "fifo_restarts": integer("IMU FIFO restarts since boot (overflow, bus error)", *_TALLY),
+    "frames_sent": integer("frames published since boot", *_TALLY),
+    "seq": integer("the next frame's sequence number", *_TALLY),
+}
+"""What a clip-on that is online also says (its will, sent by the broker, cannot)."""
+
+
+def _online_complete(obj: object) -> tuple[str, str] | None:
+    if obj.get("state") == "online":  # type: ignore[union-attr]
+        for name in SENSOR_ONLINE:
+            if name not in obj:  # type: ignore[operator]
+                return name, "is missing (the clip-on says it is online)"
+    return None
+
+
+CLIP = {
+    "sensor": table("the clip-on's retained status", {
+        **SENSOR_ALWAYS,
+        **optional(SENSOR_ONLINE),
+    }, extra="ignore", checks=(_online_complete,)),
+}
+"""What the wireless clip-on publishes as JSON: its status on ``heelraise/<device>/sensor``
+(its frames on ``.../imu`` are binary: :mod:`.sources.wireless.frame`)."""
+
 
 assert tuple(COMMANDS) == COMMAND_NAMES, "topics.COMMAND_NAMES must list the commands"
 
@@ -291,10 +344,10 @@ def validate(kind: str, payload: bytes | str | Mapping) -> dict:
 
     Unknown fields are allowed (receivers ignore them), known ones must be right.
     """
-    schema = SCHEMAS.get(kind) or RECEIPTS.get(kind)
+    schema = SCHEMAS.get(kind) or RECEIPTS.get(kind) or CLIP.get(kind)
     if schema is None:
         raise PayloadError(f"unknown payload kind {kind!r} "
-                           f"(known: {', '.join([*SCHEMAS, *RECEIPTS])})")
+                           f"(known: {', '.join([*SCHEMAS, *RECEIPTS, *CLIP])})")
     return _checked(kind, schema, lambda: _decoded(payload))
 
 

@@ -20,6 +20,13 @@ RETAIN = {"status": True, "live": True, "phase": False, "rep": False, "set": Fal
 DURABLE = ("set", "hold")
 """Kinds that go through the durable outbox (the log's units)."""
 
+CLIP_KINDS = ("imu", "sensor")
+"""What the wireless clip-on publishes under ``heelraise/<device>/`` (docs/wireless.md):
+binary sample frames, and its retained status (payload: :data:`payloads.CLIP`)."""
+CLIP_QOS = {"imu": 0, "sensor": 0}
+"""Frames go at QoS 0: a lost one is a reported gap, a retransmission would come too late.
+The status is retained and repeated every 30 s; only its last will goes at QoS 1."""
+
 COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop", "activity")
 """Commands on ``heelraise/<device>/cmd/<name>`` (their payloads: :data:`payloads.COMMANDS`)."""
 
@@ -55,9 +62,12 @@ def check_device(device: str) -> str:
 
 
 def topic(device: str, kind: str) -> str:
-    """``heelraise/<device>/<kind>`` for a kind in :data:`KINDS` or ``cmd/<name>``."""
-    if kind not in KINDS and not (kind.startswith("cmd/") and kind[4:] in COMMAND_NAMES):
-        raise PayloadError(f"unknown topic kind {kind!r} (known: {', '.join(KINDS)}, cmd/...)")
+    """``heelraise/<device>/<kind>`` for a kind in :data:`KINDS`, :data:`CLIP_KINDS` or
+    ``cmd/<name>``."""
+    if kind not in KINDS + CLIP_KINDS and not (kind.startswith("cmd/")
+                                               and kind[4:] in COMMAND_NAMES):
+        raise PayloadError(f"unknown topic kind {kind!r} "
+                           f"(known: {', '.join(KINDS + CLIP_KINDS)}, cmd/...)")
     return f"{ROOT}/{check_device(device)}/{kind}"
 
 

@@ -45,8 +45,9 @@ def test_calibrate_then_analyze_with_the_calibration(session, tmp_path, capsys):
     path, truth = session
     cal = tmp_path / "cal.json"
     assert main(["calibrate", str(path), "--out", str(cal)]) == 0
+    assert f"calibration written to {cal}" in capsys.readouterr().out
     assert main(["analyze", str(path), "--calibration", str(cal), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    result = json.loads(capsys.readouterr().out)
     assert len(result["reps"]) == len(truth.reps)
 
 

@@ -338,7 +338,7 @@ def test_page_served_by_mosquitto_takes_its_login_from_the_address(tmp_path, bro
 def test_a_low_clip_on_battery_is_a_warning_on_the_page(stack, browser):
     """The wireless clip-on's retained status (heelraise/<device>/sensor), as its firmware
     sends it, reaches the read-only page: charged, low (warn), gone (its will)."""
-    from pi_service.sources.wireless.topics import parse_sensor_status
+    from pi_service.payloads import validate
 
     clip = stack.publisher("sensor")   # the clip-on's own login, through the deployed ACL
     status = {"v": 1, "id": "1a2b3c4d-3", "device": DEVICE, "state": "online",
@@ -346,7 +346,7 @@ def test_a_low_clip_on_battery_is_a_warning_on_the_page(stack, browser):
               "chip": "MPU-6050", "rate_hz": 100.0, "battery_v": 3.91, "battery_pct": 67,
               "battery_low": False, "rssi_dbm": -61, "ring_frames": 0, "ring_capacity": 150,
               "ring_dropped": 0, "fifo_restarts": 0, "frames_sent": 290, "seq": 292}
-    parse_sensor_status(json.dumps(status).encode())
+    validate("sensor", json.dumps(status).encode())
     topic = f"heelraise/{DEVICE}/sensor"
     browser.call("open", url=stack.server.url)
     browser.wait_text("#conn", "connected")

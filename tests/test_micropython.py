@@ -24,6 +24,7 @@ from fake_i2c import quantise
 from mpy_harness import MANIFEST, ROOT, board_files, run
 from mqtt_helpers import wait_until
 
+from pi_service.payloads import validate
 from pi_service.sources.wireless.frame import (
     FLAG_GYRO,
     FLAG_RESTART,
@@ -31,7 +32,6 @@ from pi_service.sources.wireless.frame import (
     unpack_header,
 )
 from pi_service.sources.wireless.sequencer import FrameSequencer
-from pi_service.sources.wireless.topics import parse_sensor_status
 
 pytestmark = pytest.mark.usefixtures("micropython")
 
@@ -142,7 +142,7 @@ def test_status_is_retained_with_a_last_will_and_the_heartbeat_blinks(broker):
     online = [s for s in statuses if s["state"] == "online"]
     assert len(online) >= 3
     for s in statuses:
-        parse_sensor_status(json.dumps(s).encode())
+        validate("sensor", json.dumps(s).encode())
     last = online[-1]
     assert last["imu"] == "ok" and last["chip"] == "MPU-6050" and last["rate_hz"] == 100
     assert last["battery_v"] == pytest.approx(3.9, abs=0.01) and not last["battery_low"]

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from mqtt_helpers import wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
+from pi_service.errors import PayloadError
+from pi_service.payloads import validate
 from pi_service.sources.wireless.clock import ClockMap
 from pi_service.sources.wireless.frame import (
     FLAG_GYRO,
@@ -30,7 +32,6 @@ from pi_service.sources.wireless.frame import (
 )
 from pi_service.sources.wireless.sequencer import FrameSequencer
 from pi_service.sources.wireless.source import WirelessSource
-from pi_service.sources.wireless.topics import SensorStatusError, parse_sensor_status
 
 PERIOD_NS = 10_000_000
 N = 20
@@ -297,14 +298,23 @@ def test_the_source_yields_frames_from_the_broker_and_reports_the_sensor_lost(br
 
 
 def test_sensor_status_is_checked_at_the_door_and_names_the_key():
-    assert parse_sensor_status(status())["chip"] == "MPU-6050"
-    with pytest.raises(SensorStatusError, match="'battery_low'"):
-        parse_sensor_status(status(battery_low="no"))
-    with pytest.raises(SensorStatusError, match="'ring_frames' is missing"):
-        parse_sensor_status(json.dumps({k: v for k, v in json.loads(status()).items()
-                                        if k != "ring_frames"}).encode())
-    with pytest.raises(SensorStatusError, match="boot_id"):
-        parse_sensor_status(status(boot_id="xyz"))
+    assert validate("sensor", status())["chip"] == "MPU-6050"
+    with pytest.raises(PayloadError, match="'battery_low' must be true or false"):
+        validate("sensor", status(battery_low="no"))
+    with pytest.raises(PayloadError, match="'ring_frames' is missing"):
+        validate("sensor", json.dumps({k: v for k, v in json.loads(status()).items()
+                                       if k != "ring_frames"}).encode())
+    with pytest.raises(PayloadError, match="'boot_id' must match"):
+        validate("sensor", status(boot_id="xyz"))
+    with pytest.raises(PayloadError, match="'imu' must be one of ok, lost, missing"):
+        validate("sensor", status(imu="fine"))
+    # the will carries the head only; unknown fields are kept (payloads are additive)
+    will = {"v": 1, "id": "b007-will", "device": "dev", "state": "offline",
+            "boot_id": "0000b007", "firmware": "1.0", "newer_field": 3}
+    assert validate("sensor", json.dumps(will).encode())["newer_field"] == 3
+    with pytest.raises(PayloadError, match="'firmware' is missing"):
+        validate("sensor", json.dumps({k: v for k, v in will.items()
+                                       if k != "firmware"}).encode())
 
 
 def test_random_bytes_on_the_imu_topic_never_crash_the_sequencer():
@@ -316,14 +326,18 @@ def test_random_bytes_on_the_imu_topic_never_crash_the_sequencer():
     assert sum(seq.malformed.values()) == 2000
 
 
-def test_the_docs_list_every_sensor_status_field_with_its_meaning():
+def test_the_docs_carry_the_generated_sensor_status_section_verbatim():
     from pathlib import Path
 
-    from pi_service.sources.wireless.topics import SENSOR_FIELDS
+    from pi_service import mqtt_docs
 
     doc = (Path(__file__).parent.parent / "docs" / "wireless.md").read_text()
-    for key, (_, _, _, meaning) in SENSOR_FIELDS.items():
-        assert f"| `{key}` |" in doc and meaning in doc, key
+    assert mqtt_docs.START in doc and mqtt_docs.END in doc, "wireless.md lost its markers"
+    section = doc.split(mqtt_docs.START, 1)[1].split(mqtt_docs.END, 1)[0]
+    assert section == mqtt_docs.sensor_reference(), \
+        "docs/wireless.md is stale: regenerate with python -m pi_service.mqtt_docs --write"
+    for key in ("battery_low", "ring_dropped", "boot_id"):
+        assert f"| `{key}` |" in section
 
 
 def test_the_config_file_chooses_the_wireless_source(broker, tmp_path):

@@ -2,8 +2,9 @@
 
 A calibration is the standing gravity direction, the axis the foot pitches
 about (both in sensor axes, as mounted), the person's usual raise and the
-heel-to-ball lever. Self-calibration finds the first two from the stream; a
-saved one lets a session start without standing still first.
+heel-to-ball lever, and optionally the accelerometer's own offset and scale per
+axis (a six-face calibration). Self-calibration finds the first two from the
+stream; a saved one lets a session start without standing still first.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ DEFAULT_LEVER_CM = LEVER_FRACTION * FOOT_CM
 TYPICAL_RISE_CM = 9.5          # healthy adults rise ~9-10 cm (DESIGN.md signal facts)
 
 
-def _vector(name: str, value: object) -> tuple[float, float, float]:
+def _vector(name: str, value: object, zero_ok: bool = False) -> tuple[float, float, float]:
     try:
         vec = tuple(float(v) for v in value)  # type: ignore[union-attr]
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be 3 numbers, got {value!r}") from None
     if len(vec) != 3 or not all(math.isfinite(v) for v in vec):
         raise ValueError(f"{name} must be 3 finite numbers, got {value!r}")
-    if math.hypot(*vec) < 1e-6:
+    if not zero_ok and math.hypot(*vec) < 1e-6:
         raise ValueError(f"{name} must not be zero")
     return vec  # type: ignore[return-value]
 
@@ -46,12 +47,18 @@ class Calibration:
         The person's usual peak pitch; None until a raise has been seen.
     lever_cm : float
         Heel to the ball of the foot, for the rise height ``lever_cm * sin(peak)``.
+    accel_offset_g, accel_scale : 3 floats each, or None
+        The accelerometer's zero-g offset (g) and sensitivity (1 = as specified) per
+        axis: a reading ``a`` is ``(a - accel_offset_g) / accel_scale`` corrected, and
+        ``baseline_g`` and ``raise_axis`` are in corrected readings. Both or neither.
     """
 
     baseline_g: tuple[float, float, float]
     raise_axis: tuple[float, float, float]
     typical_peak_deg: float | None = None
     lever_cm: float = DEFAULT_LEVER_CM
+    accel_offset_g: tuple[float, float, float] | None = None
+    accel_scale: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         base = _vector("baseline_g", self.baseline_g)
@@ -76,6 +83,21 @@ class Calibration:
         if not 5.0 <= lever <= 40.0:
             raise ValueError(f"lever_cm must be in [5, 40], got {lever}")
         object.__setattr__(self, "lever_cm", lever)
+        if (self.accel_offset_g is None) != (self.accel_scale is None):
+            raise ValueError("accel_offset_g and accel_scale go together")
+        if self.accel_offset_g is not None:
+            offset = _vector("accel_offset_g", self.accel_offset_g, zero_ok=True)
+            scale = _vector("accel_scale", self.accel_scale)
+            if not all(0.5 <= v <= 2.0 for v in scale):
+                raise ValueError(f"accel_scale must be in [0.5, 2] per axis, got {scale}")
+            object.__setattr__(self, "accel_offset_g", offset)
+            object.__setattr__(self, "accel_scale", scale)
+
+    def correct_accel(self, accel_g: np.ndarray) -> np.ndarray:
+        """Readings (n, 3) with the accelerometer's own offset and scale taken out."""
+        if self.accel_offset_g is None:
+            return accel_g
+        return (accel_g - np.asarray(self.accel_offset_g)) / np.asarray(self.accel_scale)
 
     @property
     def prior_peak_deg(self) -> float:
@@ -85,12 +107,16 @@ class Calibration:
         return prior_peak_deg(self.lever_cm)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "baseline_g": list(self.baseline_g),
             "raise_axis": list(self.raise_axis),
             "typical_peak_deg": self.typical_peak_deg,
             "lever_cm": self.lever_cm,
         }
+        if self.accel_offset_g is not None:
+            out["accel_offset_g"] = list(self.accel_offset_g)
+            out["accel_scale"] = list(self.accel_scale)
+        return out
 
     @classmethod
     def from_dict(cls, data: object) -> Calibration:
@@ -100,7 +126,8 @@ class Calibration:
         for key in ("baseline_g", "raise_axis"):
             if key not in data:
                 raise ValueError(f"missing '{key}'")
-        unknown = set(data) - {"baseline_g", "raise_axis", "typical_peak_deg", "lever_cm"}
+        unknown = set(data) - {"baseline_g", "raise_axis", "typical_peak_deg", "lever_cm",
+                               "accel_offset_g", "accel_scale"}
         if unknown:
             raise ValueError(f"unknown key '{sorted(unknown)[0]}'")
         for key in ("typical_peak_deg", "lever_cm"):
@@ -113,6 +140,8 @@ class Calibration:
             raise_axis=data["raise_axis"],
             typical_peak_deg=data.get("typical_peak_deg"),
             lever_cm=data.get("lever_cm", DEFAULT_LEVER_CM),
+            accel_offset_g=data.get("accel_offset_g"),
+            accel_scale=data.get("accel_scale"),
         )
 
 

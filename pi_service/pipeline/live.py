@@ -90,9 +90,16 @@ class Pipeline:
         return self._given.lever_cm if self._given is not None else DEFAULT_LEVER_CM
 
     def feed(self, block: SampleBlock) -> list[Event]:
-        """Process a block (any size); returns the events it completed, in order."""
+        """Process a block (any size); returns the events it completed, in order.
+
+        A calibration with the accelerometer's own offset and scale corrects every
+        reading first, so everything downstream sees the corrected sensor.
+        """
         if len(block) == 0:
             return []
+        if self._given is not None and self._given.accel_offset_g is not None:
+            block = SampleBlock(block.t, self._given.correct_accel(block.accel_g),
+                                block.gyro_dps)
         return self._run(self._pitch.feed(block))
 
     def finish(self) -> list[Event]:

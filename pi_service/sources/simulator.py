@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..samples import SampleBlock
 from ..stages import load_stage
 from .activities import ACTIVITIES, LOCOMOTION
 from .base import paced
+from .chips import CHIPS, Chip
 from .foot import (
     DEG,
     G_MPS2,
@@ -69,41 +70,6 @@ __all__ = [
 
 MOUNTS = ("laces", "heel")
 STARTS = ("standing", "settling", "walking", "hanging", "mid_set", "mid_hold")
-
-
-@dataclass(frozen=True)
-class Chip:
-    """Datasheet figures of an accelerometer/gyro, as the simulator reads them."""
-
-    noise_ug_rthz: float
-    offset_mg: tuple[float, float, float]     # zero-g offset, uniform ± per axis
-    scale_error: float                         # sensitivity error, uniform ±
-    lsb_g: float                               # 0 = no quantisation
-    range_g: float
-    gyro_noise_dps_rthz: float
-    gyro_bias_dps: float
-    gyro_lsb_dps: float
-    gyro_range_dps: float
-
-    def with_ranges(self, range_g: float | None, range_dps: float | None) -> Chip:
-        """The chip configured to other full-scale ranges (the resolution scales with them)."""
-        out = self
-        if range_g is not None:
-            out = replace(out, range_g=range_g, lsb_g=out.lsb_g * range_g / out.range_g)
-        if range_dps is not None:
-            out = replace(out, gyro_range_dps=range_dps,
-                          gyro_lsb_dps=out.gyro_lsb_dps * range_dps / out.gyro_range_dps)
-        return out
-
-
-CHIPS = {
-    "mpu6050": Chip(400.0, (50.0, 50.0, 80.0), 0.03, 1 / 16384, 2.0,
-                    0.005, 20.0, 1 / 16.4, 2000.0),
-    "lsm6dsox": Chip(75.0, (20.0, 20.0, 20.0), 0.01, 0.061e-3, 2.0,
-                     0.0038, 1.0, 70e-3, 2000.0),
-    # a perfect sensor: for tests that check the physics, not the sensor model
-    "ideal": Chip(0.0, (0.0, 0.0, 0.0), 0.0, 0.0, np.inf, 0.0, 0.0, 0.0, np.inf),
-}
 
 
 @dataclass(frozen=True)
@@ -182,14 +148,20 @@ def _sample_times(rng: np.random.Generator, duration_s: float, rate_hz: float) -
 
 
 def _read(rng: np.random.Generator, chip: Chip, rate_hz: float, true: np.ndarray,
-          noise_density: float, offset: np.ndarray, lsb: float, limit: float) -> np.ndarray:
-    """What a sensor channel triple reports: scale error, offset, white noise, ADC."""
+          noise_density: float, offset: np.ndarray, lsb: float,
+          limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a sensor channel triple reports: scale error, offset, white noise, ADC.
+
+    Returns the readings and the channel's own scale factors and offsets (the truth a
+    calibration of this sensor should find).
+    """
     scale = 1.0 + rng.uniform(-chip.scale_error, chip.scale_error, 3)
-    out = true * scale + rng.uniform(-offset, offset)
+    bias = rng.uniform(-offset, offset)
+    out = true * scale + bias
     out = out + rng.normal(0.0, noise_density * np.sqrt(rate_hz / 2.0), true.shape)
     if lsb > 0:
         out = np.round(out / lsb) * lsb
-    return np.clip(out, -limit, limit - lsb)
+    return np.clip(out, -limit, limit - lsb), scale, bias
 
 
 def _rotate(rotation: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -198,15 +170,22 @@ def _rotate(rotation: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.einsum("ij,nj->ni", rotation, rows)
 
 
-def _measure(s: Script, rngs: tuple[np.random.Generator, np.random.Generator,
-                                    np.random.Generator], rate_hz: float, model: Chip,
-             lever: np.ndarray, gyro: bool, mount_rotation: np.ndarray | None,
-             single_leg: bool) -> tuple[SampleBlock, np.ndarray, np.ndarray]:
-    """Move the foot along the script's tracks and read it with the sensor.
+@dataclass(frozen=True)
+class _Felt:
+    """What the sensor feels, before it reads it: times, specific force (g) and angular
+    rate (deg/s) in sensor axes, with the foot's true pitch (deg) at each sample."""
 
-    Returns the samples, the true pitch (degrees) at each, and the mounting rotation.
-    """
-    clock_rng, mount_rng, sensor_rng = rngs
+    t: np.ndarray
+    force_g: np.ndarray
+    omega_dps: np.ndarray
+    pitch_deg: np.ndarray
+
+
+def _move(s: Script, clock_rng: np.random.Generator, mount_rng: np.random.Generator,
+          rate_hz: float, lever: np.ndarray, mount_rotation: np.ndarray | None,
+          single_leg: bool) -> tuple[_Felt, np.ndarray]:
+    """Move the foot along the script's tracks; returns what the sensor feels and the
+    mounting rotation."""
     t = _sample_times(clock_rng, s.now, rate_hz)
     rng = s.rng
     top = s.top(t)
@@ -234,15 +213,41 @@ def _measure(s: Script, rngs: tuple[np.random.Generator, np.random.Generator,
     if mount_rotation.shape != (3, 3) or not np.allclose(
             mount_rotation @ mount_rotation.T, np.eye(3), atol=1e-6):
         raise ValueError("mount_rotation must be a 3x3 rotation matrix")
-    accel_g = _read(sensor_rng, model, rate_hz, _rotate(mount_rotation, force / G_MPS2),
-                    model.noise_ug_rthz * 1e-6, np.array(model.offset_mg) / 1000.0,
-                    model.lsb_g, model.range_g)
+    return _Felt(t, _rotate(mount_rotation, force / G_MPS2),
+                 _rotate(mount_rotation, np.degrees(omega)), np.degrees(pitch.x)), mount_rotation
+
+
+def _sense(sensor_rng: np.random.Generator, model: Chip, rate_hz: float, felt: _Felt,
+           gyro: bool) -> tuple[SampleBlock, dict]:
+    """Read what the sensor feels; returns the samples and the accelerometer's true scale
+    factors and offsets (for the truth's meta)."""
+    accel_g, scale, offset = _read(sensor_rng, model, rate_hz, felt.force_g,
+                                   model.noise_ug_rthz * 1e-6,
+                                   np.array(model.offset_mg) / 1000.0, model.lsb_g,
+                                   model.range_g)
     gyro_dps = None
     if gyro:
-        gyro_dps = _read(sensor_rng, model, rate_hz, _rotate(mount_rotation, np.degrees(omega)),
-                         model.gyro_noise_dps_rthz, np.full(3, model.gyro_bias_dps),
-                         model.gyro_lsb_dps, model.gyro_range_dps)
-    return SampleBlock(t, accel_g, gyro_dps), np.degrees(pitch.x), mount_rotation
+        gyro_dps, _, _ = _read(sensor_rng, model, rate_hz, felt.omega_dps,
+                               model.gyro_noise_dps_rthz, np.full(3, model.gyro_bias_dps),
+                               model.gyro_lsb_dps, model.gyro_range_dps)
+    return SampleBlock(felt.t, accel_g, gyro_dps), {
+        "accel_scale": [float(v) for v in scale], "accel_offset_g": [float(v) for v in offset]}
+
+
+def _measure(s: Script, rngs: tuple[np.random.Generator, np.random.Generator,
+                                    np.random.Generator], rate_hz: float, model: Chip,
+             lever: np.ndarray, gyro: bool, mount_rotation: np.ndarray | None,
+             single_leg: bool) -> tuple[SampleBlock, np.ndarray, np.ndarray, dict]:
+    """Move the foot along the script's tracks and read it with the sensor.
+
+    Returns the samples, the true pitch (degrees) at each, the mounting rotation and
+    the accelerometer's true constants.
+    """
+    clock_rng, mount_rng, sensor_rng = rngs
+    felt, mount_rotation = _move(s, clock_rng, mount_rng, rate_hz, lever, mount_rotation,
+                                 single_leg)
+    block, constants = _sense(sensor_rng, model, rate_hz, felt, gyro)
+    return block, felt.pitch_deg, mount_rotation, constants
 
 
 def _sensor(chip: str, rate_hz: float, accel_range_g: float | None,
@@ -352,7 +357,7 @@ def simulate(stage: int, seed: int, rate_hz: float = 100.0, chip: str = "mpu6050
         rest(s, s.u(30.0, 60.0), walking, partial_p=0.0, activities=activities)
     s.stand(s.u(2.0, 5.0))
 
-    block, pitch_deg, mount_rotation = _measure(
+    block, pitch_deg, mount_rotation, constants = _measure(
         s, (clock_rng, mount_rng, sensor_rng), rate_hz, model, lever, gyro, mount_rotation,
         single_leg)
     truth = _truth(s, {
@@ -365,7 +370,7 @@ def simulate(stage: int, seed: int, rate_hz: float = 100.0, chip: str = "mpu6050
         "shapes": list(plan.shapes or ["minjerk"]), "fast_fraction": fast_fraction,
         "mocap_fraction": mocap_fraction, "hang": hang, "hang_deg": hang_deg or None,
         "start": start, "knock_fraction": knock_fraction, "activities": list(activities),
-        "accel_range_g": model.range_g, "gyro_range_dps": model.gyro_range_dps})
+        "accel_range_g": model.range_g, "gyro_range_dps": model.gyro_range_dps, **constants})
     if start in ("mid_set", "mid_hold"):
         first = truth.holds[0] if start == "mid_hold" else None
         if first is not None:
@@ -413,7 +418,7 @@ def simulate_activities(activities: Sequence[str], seed: int, rate_hz: float = 1
         ACTIVITIES[name](s)
     if standing:
         s.stand(s.u(2.0, 5.0))
-    block, pitch_deg, mount_rotation = _measure(
+    block, pitch_deg, mount_rotation, constants = _measure(
         s, (clock_rng, mount_rng, sensor_rng), rate_hz, model, lever, gyro, mount_rotation,
         single_leg=False)
     truth = _truth(s, {
@@ -422,7 +427,7 @@ def simulate_activities(activities: Sequence[str], seed: int, rate_hz: float = 1
         "sensor_offset_cm": [float(100 * v) for v in lever],
         "mount_rotation": mount_rotation.tolist(), "duration_s": s.now,
         "activities": list(activities), "standing": standing,
-        "accel_range_g": model.range_g, "gyro_range_dps": model.gyro_range_dps})
+        "accel_range_g": model.range_g, "gyro_range_dps": model.gyro_range_dps, **constants})
     if not standing:        # the stream starts mid-stride, not with the first step
         t0 = float(clock_rng.uniform(0.1, 0.4))
         keep = block.t >= t0

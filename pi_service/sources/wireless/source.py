@@ -22,9 +22,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from ...errors import PayloadError
+from ...payloads import validate
 from ...samples import SampleBlock
+from ...topics import CLIP_QOS, topic
 from .sequencer import FrameSequencer
-from .topics import SENSOR_QOS, SensorStatusError, imu_topic, parse_sensor_status, sensor_topic
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class WirelessSource:
         self._inbox: queue.SimpleQueue[tuple[float, str, bytes]] = queue.SimpleQueue()
         self._last_frame_s: float | None = None
         self._closed = threading.Event()
-        self._imu, self._sensor = imu_topic(device), sensor_topic(device)
+        self._imu, self._sensor = topic(device, "imu"), topic(device, "sensor")
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                    client_id=f"heelraise-{device}-wireless",
                                    clean_session=True, protocol=MQTTProtocolVersion.MQTTv311)
@@ -81,7 +83,7 @@ class WirelessSource:
         if reason_code.is_failure:
             log.warning("broker refused the wireless source: %s", reason_code)
             return
-        client.subscribe([(self._imu, 0), (self._sensor, SENSOR_QOS)])
+        client.subscribe([(self._imu, CLIP_QOS["imu"]), (self._sensor, CLIP_QOS["sensor"])])
 
     def _on_message(self, client: mqtt.Client, userdata: object,
                     message: mqtt.MQTTMessage) -> None:
@@ -128,8 +130,8 @@ class WirelessSource:
         if not payload:
             return   # a retained status cleared
         try:
-            status = parse_sensor_status(payload)
-        except SensorStatusError as exc:
+            status = validate("sensor", payload)
+        except PayloadError as exc:
             self.status_rejected += 1
             log.warning("%s", exc)
             return

@@ -15,7 +15,6 @@ import queue
 import signal
 import time
 from contextlib import ExitStack
-from dataclasses import replace
 from typing import Any
 
 from .broker import LocalBroker, port_open
@@ -141,16 +140,9 @@ class Service:
         self._last_ping = 0.0
 
     def _new_pipeline(self) -> Pipeline:
-        """A pipeline for the current stage that keeps what calibration we have learnt.
-
-        What a pipeline learnt is in the readings it was fed, corrected by the file's
-        six-face correction if it has one, so the correction goes on with it.
-        """
+        """A pipeline for the current stage that keeps what calibration we have learnt."""
         known = getattr(self, "pipeline", None)
         learnt = known.calibration if known is not None else None
-        if learnt is not None and self.calibration is not None:
-            learnt = replace(learnt, accel_offset_g=self.calibration.accel_offset_g,
-                             accel_scale=self.calibration.accel_scale)
         return Pipeline(self.stage, learnt or self.calibration, hold_stage=self.hold_stage)
 
     def _feed(self, block: Any) -> list[Event]:

@@ -71,7 +71,11 @@ class Pipeline:
 
     @property
     def calibration(self) -> Calibration | None:
-        """What has been learned about the sensor and person, once the raise axis is known."""
+        """What has been learned about the sensor and person, once the raise axis is known.
+
+        The level was learned from readings corrected by the given calibration's
+        accelerometer offset and scale, so those go on with it.
+        """
         ref = self._pitch.reference
         if ref is None or ref.axis is None:
             return None
@@ -83,6 +87,8 @@ class Pipeline:
             raise_axis=tuple(float(v) for v in ref.axis),
             typical_peak_deg=typical,
             lever_cm=self._lever_cm,
+            accel_offset_g=None if self._given is None else self._given.accel_offset_g,
+            accel_scale=None if self._given is None else self._given.accel_scale,
         )
 
     @property

@@ -177,6 +177,18 @@ def test_a_quick_raise_landing_with_a_thud_is_a_too_fast_rep():
     assert rep.up_s == pytest.approx(0.35, abs=0.08)
 
 
+def test_quick_reps_whose_landing_rings_on_below_rest_are_each_counted():
+    # the live pitch of a landed heel dips a few degrees below rest while the thud still
+    # rings: the landing of the rep just counted, not a step, so the next rep counts too
+    trace = Trace()
+    for _ in range(3):
+        trace.move(50.0, 0.35).stay(0.15).move(0.0, 0.3).impact().impact(trace.now + 0.04)
+        trace.stay(0.03).move(-8.0, 0.04).move(0.0, 0.15).stay(0.3)
+    trace.stay(2.0)
+    reps = _reps(_detect(trace))
+    assert len(reps) == 3 and all(r.verdict == Verdict.TOO_FAST for r in reps)
+
+
 def test_an_impact_with_the_toes_up_is_a_heel_strike():
     trace = Trace().move(40.0, 0.35).move(-15.0, 0.35).impact().move(0.0, 0.1).stay(3.0)
     assert _reps(_detect(trace)) == []

@@ -504,7 +504,11 @@ class PhaseDetector:
         low = np.minimum(np.minimum.accumulate(p), m.low_deg)
         raised = not math.isnan(m.on_s)   # below rest after a raise, or before any
         landed = np.zeros(len(p), dtype=bool)
-        if raised:
+        if not raised:
+            # dipped just after a rep's heel landed: that landing is still ringing
+            ringing = self._t[i:stop] < self._last_end_s + prm.landing_grace_s
+            jolt = jolt & ~(ringing & self._impact[i:stop] & ~self._flight[i:stop])
+        else:
             # a quick lowering reads a few degrees toes-up as it stops (without a gyro,
             # ten): its heel landing is no heel strike, unless it went deeper than that
             landed = self._impact[i:stop] & (low >= b - prm.landing_dip_deg) & (
@@ -610,7 +614,8 @@ class PhaseDetector:
         if top_s is not None and lower_s is not None and lower_s < top_s:
             top_s = lower_s = 0.5 * (top_s + lower_s)   # no hold: the two fits meet
         up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
-        if not _plausible(up_s, down_s, bounds.bottom_deg, m.rest_deg, m.peak_deg, prm):
+        if not _plausible(up_s, down_s, bounds.bottom_deg, m.rest_deg,
+                          max(m.peak_deg, bounds.peak_deg), prm):
             if fused.mean() > 0.5 or cut:
                 return      # no ankle moves like that: a step, a stumble, the sensor handled
             # Without a gyro a quick raise's own acceleration bends its unfiltered pitch
@@ -634,7 +639,9 @@ class PhaseDetector:
             if not cut:
                 self._partial(m, t_s, bounds)
             return
-        self._raises.append(travel)
+        # the usual raise sets thresholds and a calibration: never past what a foot can do,
+        # however a quick stroke read without a gyro
+        self._raises.append(min(travel, prm.max_raise_deg))
         self.typical_deg = float(np.median(self._raises[-prm.typical_of_last:]))
         hold_s = _span(top_s, lower_s)
         span = (bounds.start_s if bounds.start_s is not None else m.detect_s - self.delay_s,

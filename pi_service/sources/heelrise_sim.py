@@ -17,10 +17,13 @@ Heights are vertical heel displacement from standing on the board,
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from ..heelrise.guided import RELEARN_RAISES, leg_schedule
+from ..heelrise.protocol import TestProtocol
 from ..samples import SampleBlock
 from ..stages import load_stage
 from .foot import DEG
@@ -66,6 +69,15 @@ class TestTruth:
     def heights_cm(self) -> list[float]:
         return [r.height_cm for r in self.raises if r.valid]
 
+    def shifted(self, offset_s: float) -> TestTruth:
+        """The same test on a clock ``offset_s`` later (a leg later in a session)."""
+        return replace(self, raises=[replace(r, start_s=r.start_s + offset_s,
+                                             top_s=r.top_s + offset_s,
+                                             lower_s=r.lower_s + offset_s,
+                                             end_s=r.end_s + offset_s) for r in self.raises],
+                       first_beat_s=self.first_beat_s + offset_s,
+                       stop_s=self.stop_s + offset_s)
+
     def to_json(self) -> dict:
         return {"meta": dict(self.meta), "raises": [asdict(r) for r in self.raises],
                 "first_beat_s": self.first_beat_s, "beat_s": self.beat_s,
@@ -87,13 +99,19 @@ def _heel_cm(lever_cm: float, top_deg: float, base_deg: float) -> float:
 
 def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
                   stop: str | None = None, reps: int | None = None, chip: str = "mpu6050",
-                  gyro: bool = False, warm_up: bool = True, bpm: float = 60.0,
-                  rate_hz: float = 100.0) -> SimulatedTest:
+                  gyro: bool = False, warm_up: int = 10, bpm: float = 60.0,
+                  rate_hz: float = 100.0, strength: float = 1.0,
+                  beats: tuple[float | None, float] | None = None,
+                  tail_s: float | None = None) -> SimulatedTest:
     """One leg's test; options left as None are drawn from the seed.
 
-    ``reps`` is how many valid raises the person manages (drawn 8-35); ``stop`` how the
-    test ends (:data:`STOPS`); ``warm_up`` puts the ten bilateral warm-up raises and a
-    pause before it, as the guided test does.
+    ``reps`` is how many valid raises the person manages (drawn 8-35, times
+    ``strength``, which also scales the height: an involved leg is weaker); ``stop``
+    how the test ends (:data:`STOPS`); ``warm_up`` puts that many raises on both feet
+    to the beat and a pause before it (the guided test's warm-up). ``beats`` gives the first
+    warm-up beat and the first test beat when a metronome sets them (the guided test
+    on the simulated sensor): the person stands until then. ``tail_s`` is how long
+    they stand after the test (drawn 4-8 s).
     """
     if stop is not None and stop not in STOPS:
         raise ValueError(f"stop must be one of {STOPS}, got {stop!r}")
@@ -105,31 +123,37 @@ def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
     foot_cm = float(person.uniform(24.0, 29.0))
     lever_m = 0.0073 * foot_cm
     stop = stop or str(person.choice(STOPS))
-    reps = int(person.integers(8, 36)) if reps is None else reps
+    drawn = int(person.integers(8, 36))
+    reps = max(5, round(drawn * strength)) if reps is None else reps
     if reps < 5:
         raise ValueError(f"reps must be at least 5 (the best of the first five), got {reps}")
-    best_deg = float(person.uniform(24.0, 36.0))       # the first raises, fresh
+    best_deg = float(person.uniform(24.0, 36.0)) * min(1.0, 0.5 + 0.5 * strength)
     beat_s = 60.0 / bpm
     s = Script(person, load_stage(3), lever_m, pitch_deg=-incline_deg)
     s.stand(s.u(3.0, 5.0))
+    warm_beat, test_beat = beats if beats is not None else (None, None)
 
     def one(start_s: float, peak_deg: float, up_s: float, down_s: float) -> TrueRaise:
         s.now = max(start_s, s.now + 0.02)    # a raise starts once the last has ended
         start, top, lower, end = s.raise_heel(up_s, max(0.05, 2 * beat_s - up_s - down_s
-                                                        - s.u(0.05, 0.2)),
+                                                        - s.u(0.0, 0.1)),
                                               down_s, peak_deg - incline_deg,
                                               -incline_deg, back_to_level=False)
         height = _heel_cm(100 * lever_m, peak_deg - incline_deg, -incline_deg)
         return TrueRaise(start, top, lower, end, peak_deg, height, True, None)
 
     if warm_up:     # both feet, easy raises to the beat, then onto one leg
-        for _ in range(10):
-            one(s.now + s.u(0.0, 0.1), best_deg * s.u(0.75, 0.9), 0.8 * beat_s,
-                0.8 * beat_s)
-        s.stand(s.u(6.0, 12.0))
+        start = s.now if warm_beat is None else warm_beat
+        for k in range(warm_up):
+            one(start + 2 * k * beat_s + s.u(0.0, 0.1), best_deg * s.u(0.75, 0.9),
+                0.8 * beat_s, 0.8 * beat_s)
+        s.stand(s.u(3.0, 5.0))
+    if test_beat is not None and test_beat < s.now + 1.5:
+        raise ValueError(f"the first test beat at {test_beat} s leaves no time to get ready")
     s.balance.move(s.now, 1.0, 1.0)
-    s.stand(s.u(2.0, 4.0))
-    first_beat = s.now
+    if test_beat is None:
+        s.stand(s.u(2.0, 4.0))
+    first_beat = s.now if test_beat is None else test_beat
     truth = TestTruth({"seed": seed, "mount": mount, "incline_deg": incline_deg,
                        "chip": chip, "gyro": gyro, "foot_cm": foot_cm,
                        "lever_cm": 100 * lever_m, "bpm": bpm, "warm_up": warm_up,
@@ -170,9 +194,41 @@ def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
     truth.stop_reason = "pace" if stop == "stopped" else stop
     s.balance.move(s.now + 0.2, 1.0, 0.0)
     s.idle()
-    s.stand(s.u(4.0, 8.0))
+    s.stand(s.u(4.0, 8.0) if tail_s is None else tail_s)
     block, _, rotation = _measure(s, (clock_rng, mount_rng, sensor_rng), rate_hz, model,
                                   lever, gyro, None, single_leg=True)
     truth.meta["mount_rotation"] = rotation.tolist()
     truth.meta["duration_s"] = s.now
     return SimulatedTest(block, truth)
+
+
+def simulate_guided(seed: int, protocol: TestProtocol, legs: Sequence[str],
+                    involved: str | None, *, mount: str = "laces", incline_deg: float = 0.0,
+                    warm_up: bool = True, rest_s: float | None = None, chip: str = "mpu6050",
+                    gyro: bool = False) -> tuple[SampleBlock, list[TestTruth]]:
+    """A person doing the guided test as :class:`~..heelrise.guided.GuidedTest` leads it.
+
+    They keep its schedule (stand, warm up, the first leg's beats, the rest, a few
+    raises on both feet, the next leg's beats), clip the sensor to the other shoe during
+    the rest (a new mounting), and the involved leg is the weaker one. Returns the
+    stream and each leg's truth, on the stream's clock.
+    """
+    rest_s = protocol.rest_between_legs_s if rest_s is None else rest_s
+    parts: list[SampleBlock] = []
+    truths: list[TestTruth] = []
+    offset = 0.0
+    for i, leg in enumerate(legs):
+        raises = (protocol.warm_up_raises if warm_up else 0) if i == 0 else RELEARN_RAISES
+        plan = leg_schedule(protocol, 0.0, raises)
+        beats = (plan.warm_up_first_beat_s, plan.test_first_beat_s)
+        sim = simulate_test(seed + 1000 * i, mount=mount, incline_deg=incline_deg, chip=chip,
+                            gyro=gyro, warm_up=raises,
+                            bpm=protocol.bpm, strength=0.75 if leg == involved else 1.0,
+                            beats=beats, tail_s=rest_s + 8.0)
+        block, truth = sim.block, sim.truth
+        if i < len(legs) - 1:
+            block = block[: int(np.searchsorted(block.t, truth.stop_s + rest_s))]
+        parts.append(SampleBlock(block.t + offset, block.accel_g, block.gyro_dps))
+        truths.append(truth.shifted(offset))
+        offset += truth.stop_s + rest_s
+    return SampleBlock.concat(parts), truths

@@ -254,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve the web dashboard and its pain/stiffness entry")
     p.set_defaults(func=cmd_dashboard)
 
+    p = sub.add_parser("heel-rise-test", help="the clinical heel-rise test, guided (or a "
+                                               "recorded one with --recording)")
+    from .heelrise import command as heel_rise_test
+
+    heel_rise_test.configure(p)
+    p.set_defaults(func=heel_rise_test.run)
+
     p = sub.add_parser("sensors", help="scan the I2C bus for a supported IMU")
     p.add_argument("--bus", type=whole(0, 255), default=1, help="I2C bus number (default 1)")
     p.set_defaults(func=cmd_sensors)

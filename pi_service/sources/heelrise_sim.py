@@ -28,7 +28,7 @@ from ..samples import SampleBlock
 from ..stages import load_stage
 from .foot import DEG
 from .scenario import Script
-from .simulator import _lever, _measure, _sensor
+from .simulator import SimulatedSource, _lever, _measure, _sensor
 
 STOPS = ("height", "pace", "stopped")
 """How a simulated test ends: raises too low, raises off the beat, or the person stops."""
@@ -217,6 +217,9 @@ def simulate_guided(seed: int, protocol: TestProtocol, legs: Sequence[str],
     parts: list[SampleBlock] = []
     truths: list[TestTruth] = []
     offset = 0.0
+    draw = np.random.default_rng(seed)
+    fresh = int(draw.integers(12, 36))            # the uninvolved leg's raises
+    weaker = max(5, round(fresh * draw.uniform(0.55, 0.9)))
     for i, leg in enumerate(legs):
         raises = (protocol.warm_up_raises if warm_up else 0) if i == 0 else RELEARN_RAISES
         plan = leg_schedule(protocol, 0.0, raises)
@@ -224,6 +227,7 @@ def simulate_guided(seed: int, protocol: TestProtocol, legs: Sequence[str],
         sim = simulate_test(seed + 1000 * i, mount=mount, incline_deg=incline_deg, chip=chip,
                             gyro=gyro, warm_up=raises,
                             bpm=protocol.bpm, strength=0.75 if leg == involved else 1.0,
+                            reps=weaker if leg == involved else fresh,
                             beats=beats, tail_s=rest_s + 8.0)
         block, truth = sim.block, sim.truth
         if i < len(legs) - 1:
@@ -232,3 +236,21 @@ def simulate_guided(seed: int, protocol: TestProtocol, legs: Sequence[str],
         truths.append(truth.shifted(offset))
         offset += truth.stop_s + rest_s
     return SampleBlock.concat(parts), truths
+
+
+class SimulatedTestSource(SimulatedSource):
+    """A simulated person doing the guided test, replayed as a sensor would deliver it.
+
+    ``truths`` holds each leg's answer key; other options go to :func:`simulate_guided`.
+    """
+
+    def __init__(self, seed: int, protocol: TestProtocol, legs: Sequence[str],
+                 involved: str | None, *, block_size: int = 10, speed: float | None = 1.0,
+                 **options: object) -> None:
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        block, self.truths = simulate_guided(seed, protocol, legs, involved, **options)
+        self.simulation = SimulatedTest(block, self.truths[0])
+        self.block_size = block_size
+        self.speed = speed
+        self._closed = False

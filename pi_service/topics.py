@@ -25,7 +25,7 @@ COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop", "activity")
 """Commands on ``heelraise/<device>/cmd/<name>`` (their payloads: :data:`payloads.COMMANDS`)."""
 
 LOG = "log"
-LOG_TOPICS = ("today", "last_session", "week", "stage_progress", "progress")
+LOG_TOPICS = ("today", "last_session", "week", "stage_progress", "progress", "heel_rise")
 """Retained aggregates under ``heelraise/log/<device>/``; their payloads belong to the log."""
 
 ACK = "ack"

@@ -80,18 +80,24 @@ def leg_result(judge: TestJudge, leg: str, body_mass_kg: float | None,
         calibrated=calibrated, raises=tuple(judge.raises))
 
 
-def symmetry(involved: LegResult, uninvolved: LegResult) -> dict:
-    """Limb symmetry index, involved / uninvolved x 100 %, for reps, height and work.
+def lsi(involved: float | None, uninvolved: float | None) -> float | None:
+    """Limb symmetry index, involved / uninvolved x 100 %; None where the uninvolved side
+    has nothing to divide by (or a figure is missing: work without a body mass)."""
+    return None if involved is None or not uninvolved else round(100.0 * involved / uninvolved, 1)
 
-    A figure is None where the uninvolved side has nothing to divide by (or no body
-    mass was given, for work).
-    """
-    def lsi(a: float | None, b: float | None) -> float | None:
-        return None if a is None or not b else round(100.0 * a / b, 1)
 
-    return {"involved": involved.leg, "reps_pct": lsi(involved.valid_reps, uninvolved.valid_reps),
-            "height_pct": lsi(involved.peak_height_cm, uninvolved.peak_height_cm),
-            "work_pct": lsi(involved.work_j, uninvolved.work_j)}
+SYMMETRY = (("reps_pct", "valid_reps"), ("height_pct", "peak_height_cm"), ("work_pct", "work_j"))
+"""Each symmetry figure and the per-leg outcome it divides."""
+
+
+def symmetry(involved: LegResult | dict, uninvolved: LegResult | dict) -> dict:
+    """The limb symmetry index for reps, height and work, from two legs' results (or
+    their stored payloads)."""
+    def get(leg: LegResult | dict, key: str) -> float | None:
+        return leg[key] if isinstance(leg, dict) else getattr(leg, key)
+
+    return {"involved": get(involved, "leg"),
+            **{name: lsi(get(involved, key), get(uninvolved, key)) for name, key in SYMMETRY}}
 
 
 def norms(protocol: TestProtocol, incline_deg: float) -> dict:

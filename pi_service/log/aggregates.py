@@ -17,8 +17,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from statistics import fmean
 
+from ..heelrise.outcomes import norms
+from ..heelrise.protocol import load_test_protocol
 from ..protocol import Protocol
 from ..topics import ROOT, check_device
+from .heelrise import heel_rise_summary
 from .progression import (
     Progress,
     Rules,
@@ -31,7 +34,7 @@ from .progression import (
 )
 from .store import SetRow, Store, utc_now_iso
 
-KINDS = ("today", "last_session", "week", "stage_progress", "progress")
+KINDS = ("today", "last_session", "week", "stage_progress", "progress", "heel_rise")
 
 WEEKS = 12
 """Calendar weeks in the week aggregate's ``weeks`` list: a rehab runs 12 weeks or more."""
@@ -72,6 +75,8 @@ def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
                  "weeks": _weeks(sessions, today, by_day, pain, stiffness)},
         "stage_progress": {**head, **_stage_progress(progress)},
         "progress": {**progress.to_json(), "time": head["time"]},
+        "heel_rise": {**head, **heel_rise_summary(history.tests, today),
+                      "norms": norms(load_test_protocol(), 10.0)},
     }
 
 

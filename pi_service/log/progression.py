@@ -29,7 +29,8 @@ from ..errors import InputError
 from ..protocol import Protocol, Stage
 from ..schema import array, either, integer, number, string, table
 from ..stages import load_protocol
-from .store import Rating, RepRow, SetRow, Store
+from .heelrise import paired
+from .store import Rating, RepRow, SetRow, Store, local_day
 
 LEVELS = ("stop", "caution", "progress", "info")
 """Advice levels, most urgent first."""
@@ -81,6 +82,7 @@ class History:
     pain: Sequence[Rating] = ()
     stiffness: Sequence[Rating] = ()
     activity: Sequence[Rating] = ()
+    tests: Sequence[dict] = ()       # heel-rise tests, a payload a leg
 
 
 def load_history(store: Store, device: str | None = None) -> History:
@@ -91,7 +93,8 @@ def load_history(store: Store, device: str | None = None) -> History:
     """
     name = device or ", ".join(store.devices()) or "no device"
     return History(name, person_sets(store.sets(device)), store.reps(device),
-                   store.pain(device), store.stiffness(device), store.activity(device))
+                   store.pain(device), store.stiffness(device), store.activity(device),
+                   store.tests())
 
 
 def person_sets(sets: Sequence[SetRow], same_share: float = 0.5) -> list[SetRow]:
@@ -305,7 +308,8 @@ def evaluate(history: History, today: date, *, protocol: Protocol | None = None,
                       [r for r in history.reps if r.day <= today],
                       [p for p in history.pain if p.day <= today],
                       [s for s in history.stiffness if s.day <= today],
-                      [a for a in history.activity if a.day <= today])
+                      [a for a in history.activity if a.day <= today],
+                      [t for t in history.tests if local_day(t["time"]) <= today])
     progress = Progress(history.device, today)
     if not history.sets:
         return progress
@@ -613,6 +617,21 @@ def _insertional_heel_drop(f: _Facts, rule: Rule) -> dict | None:
             "stage": f.stage.number}
 
 
+def _heel_rise_symmetry(f: _Facts, rule: Rule) -> dict | None:
+    p = rule.params
+    tests = [t for t in paired(f.history.tests) if t["symmetry"]
+             and t["symmetry"]["work_pct"] is not None
+             and (f.today - date.fromisoformat(t["date"])).days <= p["max_age_days"]]
+    if not tests:
+        return None
+    latest = tests[-1]
+    sym = latest["symmetry"]
+    return {"work_pct": sym["work_pct"], "reps_pct": sym["reps_pct"] or 0.0,
+            "height_pct": sym["height_pct"] or 0.0, "min_work_pct": p["min_work_pct"],
+            "day": latest["date"], "involved": sym["involved"],
+            "variant": "ready" if sym["work_pct"] >= p["min_work_pct"] else None}
+
+
 CHECKS: dict[str, Callable[[_Facts, Rule], dict | None]] = {
     "pain_at_limit": _pain_at_limit,
     "stiffness_worse": _stiffness_worse,
@@ -625,6 +644,7 @@ CHECKS: dict[str, Callable[[_Facts, Rule], dict | None]] = {
     "no_improvement": _no_improvement,
     "insertional_heel_drop": _insertional_heel_drop,
     "high_activity": _high_activity,
+    "heel_rise_symmetry": _heel_rise_symmetry,
 }
 """Every check a rule may name, with the numeric parameters it reads below."""
 
@@ -642,6 +662,7 @@ _PARAMS: dict[str, tuple[str, ...]] = {
                        "min_consistent_share"),
     "insertional_heel_drop": ("early_weeks", "window_days", "heel_drop_deg"),
     "high_activity": ("window_days", "high_at"),
+    "heel_rise_symmetry": ("min_work_pct", "max_age_days"),
 }
 
 

@@ -25,6 +25,10 @@ from .run import TEST_STAGE
 
 log = logging.getLogger(__name__)
 
+CONFIRM_S = 5.0
+"""How long the test waits at the end for the training log's receipt of its result: a
+test is one result, worth a few seconds, not a stream of sets the next start resends."""
+
 
 def test_legs(leg: str | None, involved: str | None) -> list[str]:
     """The legs to test, in order: one, or both with the uninvolved side first."""
@@ -45,16 +49,18 @@ def run_guided(args: argparse.Namespace, protocol: TestProtocol,
     config = config_from_args(args)
     legs = test_legs(args.leg, involved)
     stage = load_stage(TEST_STAGE)
-    tty = sys.stdout.isatty()
+    # With --json, stdout holds the JSON alone: the guidance goes to stderr (the terminal).
+    talk = sys.stderr if args.json else sys.stdout
+    tty = talk.isatty()
     test_id = new_id()[:16]
 
     def say(text: str) -> None:
-        print(("\r\033[K" if tty else "") + text, flush=True)
+        print(("\r\033[K" if tty else "") + text, file=talk, flush=True)
 
     def beat(b: Beat) -> None:
         if tty:
             word = {"count": f"{-b.index}...", "up": "UP  ", "down": "down"}[b.kind]
-            print(f"\r\033[K  ♪ {word}", end="", flush=True)
+            print(f"\r\033[K  ♪ {word}", end="", file=talk, flush=True)
 
     with ExitStack() as stack:
         source, name = open_source(config)
@@ -97,6 +103,9 @@ def run_guided(args: argparse.Namespace, protocol: TestProtocol,
             if not publisher.wait_idle(timeout_s=10):
                 log.warning("broker unreachable: the result waits in %s for next time",
                             config.outbox_path)
+            elif publisher.confirmed_by_log and not publisher.wait_confirmed(CONFIRM_S):
+                log.warning("the training log has not confirmed the result yet: it waits "
+                            "in %s and goes again next time", config.outbox_path)
     if not guided.results:
         raise HeelRaiseError("the test ended before a leg was tested")
     summary = results_json(guided.results, protocol, involved)

@@ -93,6 +93,21 @@ def test_a_late_raise_prompts_a_second_late_one_in_a_row_ends_the_test():
     assert feed(j, [raise_(10)]) == [], "nothing is judged after the end"
 
 
+def test_one_late_raise_is_one_miss_even_when_its_cycle_timed_out_before_it_was_seen():
+    """A person a beat behind: raise 6 starts just after raise 7's up beat and ends 0.85
+    beats after its own beat; the detector reports it after cycle 6's deadline passed."""
+    j = judge()
+    feed(j, [raise_(k) for k in range(6)])
+    late = Raise(14.06, 14.85, 30.0)                 # cycle 6 was due back down at 14 s
+    timed_out = j.on_time(late.end_s + 0.25)         # the report comes ~0.2 s after the end
+    assert [m.in_a_row for m in of(timed_out, Miss)] == [1]
+    events = j.on_raise(late)
+    assert of(events, Judged)[0].cycle == 6 and of(events, Judged)[0].fault == "pace"
+    assert not of(events, Miss) and j.end is None, "the same lateness, not a second miss"
+    events = feed(j, [raise_(7)])
+    assert of(events, Judged)[0].valid and j.end is None
+
+
 def test_an_early_raise_off_the_beat_misses_too():
     j = judge()
     events = feed(j, [raise_(k) for k in range(5)] + [raise_(5, late_beats=-0.8)])

@@ -6,7 +6,9 @@ the detector that counts training reps counts test raises too. Pure and on the s
 clock: the live test and the offline analysis feed it the same events and times.
 
 The metronome's beats are ``first_beat_s + j * beat_s``. Raise ``k`` (0-based) rises
-on beat ``2k``, lowers on beat ``2k+1`` and is due back down on beat ``2k+2``. A
+on beat ``2k``, lowers on beat ``2k+1`` and is due back down on beat ``2k+2``; a raise
+belongs to the first cycle not yet given one, or the later one whose beat it ended
+nearest (the person skipped a cycle). A
 raise *misses* when it ends further than the pace tolerance from that beat, when no
 raise comes for a cycle at all, or when it does not reach the height share of the best
 of the first raises. The first miss prompts; the given number of misses in a row ends
@@ -155,7 +157,10 @@ class TestJudge:
         out = self.on_time(found.end_s)     # cycles that passed with no raise come first
         if self.end is not None:
             return out
-        nearest = round((found.start_s - self.first_beat_s) / (2 * self.beat_s))
+        # The cycle whose beat the raise ended nearest: the pace criterion judges when a
+        # raise is completed, and so does the timeout above, so a late raise reported
+        # after its cycle timed out is that cycle's (one miss), not the next one's.
+        nearest = round((found.end_s - self.first_beat_s) / (2 * self.beat_s) - 1)
         cycle = max(self._next_cycle, nearest)
         self._next_cycle = cycle + 1
         height = rise_cm(self.lever_cm, found.peak_deg, self.incline_deg)

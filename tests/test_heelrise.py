@@ -345,3 +345,20 @@ def test_the_guided_test_leads_a_person_through_both_legs_and_judges_each():
     assert "too_fast" not in text and "verdict" not in text     # no tempo verdicts
     sym = results_json(test.results, PROTOCOL, involved)["symmetry"]
     assert sym["involved"] == "right" and sym["reps_pct"] < 100 and sym["work_pct"] < 100
+
+
+def test_a_leg_the_sensor_never_learnt_its_place_on_is_not_measured_not_a_zero():
+    """Standing still the whole time: the detector never learns which way is heel-up."""
+    import numpy as np
+
+    from pi_service.samples import SampleBlock
+
+    t = np.arange(0, 60, 0.01)
+    still = SampleBlock(t, np.tile([0.0, 0.0, 1.0], (len(t), 1)))
+    said: list[str] = []
+    test = GuidedTest(PROTOCOL, ["left"], say=said.append, warm_up=False)
+    for i in range(0, len(still), 10):
+        test.feed(still[i:i + 10])
+    test.finish()
+    assert test.results == [] and test.unmeasured == ["left"]
+    assert any("not measured" in s and "--leg left" in s for s in said)

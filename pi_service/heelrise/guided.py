@@ -75,6 +75,7 @@ class GuidedTest:
         self.protocol = protocol
         self.legs = list(legs)
         self.results: list[LegResult] = []
+        self.unmeasured: list[str] = []     # legs the sensor never learnt its place on
         self._say, self._cue, self._beat = say, cue, beat
         self._calibration = calibration
         self._incline_deg = incline_deg
@@ -91,7 +92,8 @@ class GuidedTest:
     @property
     def leg(self) -> str | None:
         """The leg being tested (or next), None once every leg is done."""
-        return self.legs[len(self.results)] if len(self.results) < len(self.legs) else None
+        done = len(self.results) + len(self.unmeasured)
+        return self.legs[done] if done < len(self.legs) else None
 
     @property
     def done(self) -> bool:
@@ -133,7 +135,8 @@ class GuidedTest:
             if n:
                 self._start_metronome(t, 2 * n)
                 self._phase = "warm_up"
-                self._say(f"{'Warm-up' if self.results == [] else 'Re-learning'}: {n} raises "
+                first = not self.results and not self.unmeasured
+                self._say(f"{'Warm-up' if first else 'Re-learning'}: {n} raises "
                           "on both feet, up on one beat, down on the next.")
             else:
                 self._switch(t)
@@ -197,11 +200,19 @@ class GuidedTest:
     def _end_leg(self, end: TestEnd) -> None:
         self._metronome.stop()
         self._cue("test_end")
-        result = leg_result(self._run.judge, self.leg, self._body_mass_kg,
-                            self._calibration is not None)
-        self.results.append(result)
+        if self._run.pipeline.state != "ready":
+            # The detector never learnt which way is heel-up on this shoe, so it saw no
+            # raise: a result would be a false zero (and a 0 % symmetry in the log).
+            self.unmeasured.append(self.leg)
+            self._say(f"The sensor did not learn its place on the {self.unmeasured[-1]} "
+                      "shoe, so that leg was not measured: test it again with "
+                      f"--leg {self.unmeasured[-1]}.")
+        else:
+            result = leg_result(self._run.judge, self.leg, self._body_mass_kg,
+                                self._calibration is not None)
+            self.results.append(result)
+            self._say(f"{result.leg} leg done: {result.valid_reps} raises.")
         self._run = None
-        self._say(f"{result.leg} leg done: {result.valid_reps} raises.")
         if self.leg is None:
             self._phase = "done"
             return

@@ -107,8 +107,11 @@ def run_guided(args: argparse.Namespace, protocol: TestProtocol,
                 log.warning("the training log has not confirmed the result yet: it waits "
                             "in %s and goes again next time", config.outbox_path)
     if not guided.results:
-        raise HeelRaiseError("the test ended before a leg was tested")
+        raise HeelRaiseError("no leg was measured" + (
+            f" (the sensor did not learn its place on the {' or '.join(guided.unmeasured)} "
+            "shoe)" if guided.unmeasured else ": the test ended before a leg was tested"))
     summary = results_json(guided.results, protocol, involved)
+    summary["unmeasured"] = list(guided.unmeasured)
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()
@@ -117,6 +120,9 @@ def run_guided(args: argparse.Namespace, protocol: TestProtocol,
     for result in guided.results:
         for line in describe(result, protocol, involved):
             say(line)
+    for leg in guided.unmeasured:
+        say(f"{leg} leg: not measured (the sensor did not learn its place); test it again "
+            f"with --leg {leg}")
     say("\n".join(describe_symmetry(summary["symmetry"], summary["norms"])
                   if summary["symmetry"] else []) or "(one leg: no symmetry)")
     return 0

@@ -290,6 +290,24 @@ def test_a_recorded_test_analysed_offline_prints_its_outcomes_as_json(
     assert out["symmetry"] is None and out["norms"]["comparable"] is (incline == 10.0)
 
 
+def test_a_simulated_recording_from_the_cli_and_its_truth_agree_with_the_analysis(tmp_path):
+    """What a person without a sensor does: simulate a test, then analyse it."""
+    path = tmp_path / "t.csv"
+    made = subprocess.run(
+        [sys.executable, "-m", "pi_service.cli", "simulate", "--heel-rise-test", "--seed", "8",
+         "--incline", "10", "--stop", "height", "--out", str(path)],
+        capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    truth = json.loads((tmp_path / "t.truth.json").read_text())
+    proc = heel_rise_test("--recording", str(path), "--leg", "right", "--body-mass", "72",
+                          "--incline", "10", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (leg,) = json.loads(proc.stdout)["legs"]
+    assert abs(leg["valid_reps"] - truth["valid_reps"]) <= 1
+    assert leg["stop_reason"] == truth["stop_reason"] == "height"
+    assert abs(leg["peak_height_cm"] - truth["peak_height_cm"]) < 1.5
+
+
 def test_offline_without_a_body_mass_reports_no_work_and_says_why(tmp_path):
     sim = simulate_test(5, stop="height", reps=8)
     path = tmp_path / "test.csv"

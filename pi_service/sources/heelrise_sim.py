@@ -102,7 +102,7 @@ def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
                   gyro: bool = False, warm_up: int = 10, bpm: float = 60.0,
                   rate_hz: float = 100.0, strength: float = 1.0,
                   beats: tuple[float | None, float] | None = None,
-                  tail_s: float | None = None) -> SimulatedTest:
+                  tail_s: float | None = None, foot_cm: float | None = None) -> SimulatedTest:
     """One leg's test; options left as None are drawn from the seed.
 
     ``reps`` is how many valid raises the person manages (drawn 8-35, times
@@ -111,7 +111,8 @@ def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
     to the beat and a pause before it (the guided test's warm-up). ``beats`` gives the first
     warm-up beat and the first test beat when a metronome sets them (the guided test
     on the simulated sensor): the person stands until then. ``tail_s`` is how long
-    they stand after the test (drawn 4-8 s).
+    they stand after the test (drawn 4-8 s); ``foot_cm`` the foot's length (drawn 24-29 cm:
+    give the first leg's for the other foot of the same person).
     """
     if stop is not None and stop not in STOPS:
         raise ValueError(f"stop must be one of {STOPS}, got {stop!r}")
@@ -120,7 +121,8 @@ def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
     model = _sensor(chip, rate_hz, None, None)
     person, clock_rng, mount_rng, sensor_rng = np.random.default_rng(seed).spawn(4)
     lever = _lever(mount_rng, mount)
-    foot_cm = float(person.uniform(24.0, 29.0))
+    drawn_foot_cm = float(person.uniform(24.0, 29.0))     # drawn either way: same stream
+    foot_cm = drawn_foot_cm if foot_cm is None else float(foot_cm)
     lever_m = 0.0073 * foot_cm
     stop = stop or str(person.choice(STOPS))
     drawn = int(person.integers(8, 36))
@@ -220,6 +222,7 @@ def simulate_guided(seed: int, protocol: TestProtocol, legs: Sequence[str],
     draw = np.random.default_rng(seed)
     fresh = int(draw.integers(12, 36))            # the uninvolved leg's raises
     weaker = max(5, round(fresh * draw.uniform(0.55, 0.9)))
+    foot_cm = None                                # one person: both feet the same length
     for i, leg in enumerate(legs):
         raises = (protocol.warm_up_raises if warm_up else 0) if i == 0 else RELEARN_RAISES
         plan = leg_schedule(protocol, 0.0, raises)
@@ -228,8 +231,9 @@ def simulate_guided(seed: int, protocol: TestProtocol, legs: Sequence[str],
                             gyro=gyro, warm_up=raises,
                             bpm=protocol.bpm, strength=0.75 if leg == involved else 1.0,
                             reps=weaker if leg == involved else fresh,
-                            beats=beats, tail_s=rest_s + 8.0)
+                            beats=beats, tail_s=rest_s + 8.0, foot_cm=foot_cm)
         block, truth = sim.block, sim.truth
+        foot_cm = truth.meta["foot_cm"]
         if i < len(legs) - 1:
             block = block[: int(np.searchsorted(block.t, truth.stop_s + rest_s))]
         parts.append(SampleBlock(block.t + offset, block.accel_g, block.gyro_dps))

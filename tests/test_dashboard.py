@@ -467,3 +467,44 @@ def test_the_latest_heel_rise_test_and_its_symmetry_over_the_weeks(stack, browse
             browser.call("screenshot", path=os.environ["HEEL_RISE_SCREENSHOT"])
     finally:
         logger.close()
+
+
+@needs_browser
+def test_a_set_both_sensors_saw_shows_both_feet_side_by_side(stack, browser):
+    """A sensor on each shoe: today's bilateral set is one row, each foot's height and
+    tempo beneath it, the foot rising clearly less marked."""
+    import uuid
+
+    base_set, base_rep = mqtt_docs.examples()["set"], mqtt_docs.examples()["rep"]
+    start = time.time() - 600
+    for device, height, up_s in (("left", 9.3, 3.1), ("right", 7.6, 2.2)):
+        session = f"{device}-today"
+        detail = [{"index": i, "up_s": up_s, "hold_s": 0.5, "down_s": 3.0, "peak_deg": 30.0,
+                   "verdict": "ok"} for i in range(1, 16)]
+        stack.store.add_set({**base_set, "id": uuid.uuid4().hex, "device": device,
+                             "session": session, "reps": 15, "ok_reps": 15,
+                             "tempo_compliance": 1.0, "rep_detail": detail, "pain": None,
+                             "start_time": builders.iso_utc(start),
+                             "time": builders.iso_utc(start + 100)})
+        for i in range(1, 16):
+            stack.store.add_rep({**base_rep, "id": uuid.uuid4().hex, "device": device,
+                                 "session": session, "set_index": 1, "index": i,
+                                 "time": builders.iso_utc(start + 6 * i), "height_cm": height})
+    logger = stack.publisher("heelraise-log")
+    try:
+        body = aggregates(stack.store, DEVICE, date.today(), protocol=load_protocol(),
+                          rules=load_rules())["today"]
+        logger.publish(aggregate_topic(DEVICE, "today"), body, retain=True)
+        browser.call("open", url=stack.server.url)
+        browser.wait_text("#sets tbody tr.feet", "right 7.6")
+        assert browser.call("texts", selector="#sets tbody tr:not(.feet)") != []
+        assert len(browser.call("texts", selector="#sets tbody tr:not(.feet)")) == 1
+        left = browser.text('#sets tr.feet [data-foot="left"]')
+        right = browser.text('#sets tr.feet [data-foot="right"]')
+        assert left.startswith("left 9.3") and "up 3.1s" in left
+        assert right.startswith("right 7.6") and "up 2.2s" in right
+        assert browser.call("attr", selector='#sets tr.feet [data-foot="right"]',
+                            name="class") == "foot low"
+        assert browser.call("errors") == []
+    finally:
+        logger.close()

@@ -172,10 +172,37 @@ function complianceClass(fraction) {
   return fraction >= 0.8 ? "good" : fraction < 0.5 ? "bad" : "";
 }
 
+// With a sensor on each shoe the log puts a set's two feet back together: each foot's
+// mean height and rise / lowering time, side by side under the set's row, the foot
+// rising clearly less (10 % or more) marked.
+function feetRow(pair) {
+  const feet = Object.entries(pair?.feet ?? {});
+  if (feet.length !== 2) return null;
+  const heights = feet.map(([, f]) => f.height_cm).filter((h) => typeof h === "number");
+  const top = heights.length === 2 ? Math.max(...heights) : null;
+  const tr = document.createElement("tr");
+  tr.className = "feet";
+  tr.dataset.kind = pair.kind ?? "";
+  const td = document.createElement("td");
+  td.colSpan = 5;
+  for (const [name, f] of feet) {
+    const span = document.createElement("span");
+    span.className = "foot";
+    span.dataset.foot = name;
+    const low = top !== null && typeof f.height_cm === "number" && f.height_cm < 0.9 * top;
+    if (low) span.classList.add("low");
+    span.textContent = `${name} ${typeof f.height_cm === "number" ? f.height_cm.toFixed(1) : "–"}`
+      + `\u00a0cm · up ${seconds(f.up_s)} · down ${seconds(f.down_s)}`;
+    td.append(span);
+  }
+  tr.append(td);
+  return tr;
+}
+
 export function renderToday(model, painLimit) {
   const body = $("sets").querySelector("tbody");
   const sets = model.todaySets();
-  body.replaceChildren(...sets.map((s, i) => {
+  body.replaceChildren(...sets.flatMap((s, i) => {
     const tr = document.createElement("tr");
     tr.dataset.setId = s.id ?? "";
     const reps = s.stage === 1 || (s.holds && !s.reps) ? plural(s.holds, "hold")
@@ -193,7 +220,8 @@ export function renderToday(model, painLimit) {
       if (cls) td.className = cls;
       tr.append(td);
     }
-    return tr;
+    const feet = feetRow(s.feet);
+    return feet ? [tr, feet] : [tr];
   }));
   $("today-summary").textContent = todaySummary(model.aggregates.today, sets);
 }

@@ -619,6 +619,20 @@ class Store:
         return [RepRow(r[0], r[1], _dt(r[2]), date.fromisoformat(r[3]), r[4], r[5], r[6])
                 for r in rows]
 
+    def rep_heights(self, since: date | None = None) -> dict[tuple, list[float]]:
+        """The person's reps' heights (cm, as each device measured them) by the set they
+        belong to, ``(device, session, set index)``, oldest first."""
+        sql, args = self._filtered(
+            "SELECT device, session, set_index, json_extract(payload, '$.height_cm') "
+            "FROM reps", None, since)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY time, id", args).fetchall()
+        out: dict[tuple, list[float]] = {}
+        for device, session, index, height in rows:
+            if isinstance(height, int | float):
+                out.setdefault((device, session, index), []).append(float(height))
+        return out
+
     def holds(self, device: str | None = None, since: date | None = None) -> list[dict]:
         """The person's stored holds in time order (simulated ones left out)."""
         sql, args = self._filtered("SELECT payload FROM holds", device, since)

@@ -286,6 +286,7 @@ def test_a_recorded_test_analysed_offline_prints_its_outcomes_as_json(
     assert leg["cadence_per_min"] == pytest.approx(30, abs=2)
     assert leg["incline_deg"] == incline and leg["calibrated"] is False
     assert sum(r["valid"] for r in leg["raises"]) == leg["valid_reps"]
+    assert not any("verdict" in r for r in leg["raises"]), "test raises get no tempo verdict"
     assert abs(leg["stop_s"] - truth.stop_s) <= truth.beat_s + 0.5
     assert out["symmetry"] is None and out["norms"]["comparable"] is (incline == 10.0)
 

@@ -11,11 +11,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .payloads import MAX_DETAIL, VERSION
 from .pipeline.events import Hold, Phase, PhaseChange, Rep, SetSummary, Verdict
 from .protocol import Stage
 from .topics import check_device
+
+if TYPE_CHECKING:
+    from .heelrise.outcomes import LegResult
 
 
 def iso_utc(epoch_s: float) -> str:
@@ -151,6 +155,25 @@ def hold_payload(ctx: Context, hold: Hold) -> dict:
     return {**_head(ctx, hold.end_s), "start_s": _r(hold.start_s), "end_s": _r(hold.end_s),
             "hold_s": _r(hold.hold_s), "peak_deg": _r(hold.peak_deg), "verdict": hold.verdict,
             **_origin(ctx)}
+
+
+def test_payload(ctx: Context, result: LegResult, *, test_id: str, involved: str | None,
+                 bpm: float) -> dict:
+    """One leg's heel-rise test (``involved`` the person's involved side, if set)."""
+    heights = [r.height_cm for r in result.raises if r.valid][:MAX_DETAIL]
+    return {
+        **_head(ctx, result.stop_s), "test_id": test_id, "leg": result.leg,
+        "involved": None if involved is None else result.leg == involved,
+        "start_time": ctx.iso_time(result.start_s), "start_s": _r(result.start_s),
+        "valid_reps": result.valid_reps, "peak_height_cm": _r(result.peak_height_cm),
+        "total_displacement_cm": _r(result.total_displacement_cm),
+        "work_j": _r(result.work_j), "body_mass_kg": result.body_mass_kg,
+        "cadence_per_min": _r(result.cadence_per_min),
+        "on_beat_share": _r(result.on_beat_share), "stop_reason": result.stop_reason,
+        "bpm": bpm, "incline_deg": result.incline_deg, "lever_cm": _r(result.lever_cm),
+        "calibrated": result.calibrated, "heights_cm": [_r(h) for h in heights],
+        **_origin(ctx),
+    }
 
 
 def ack_payload(device: str, stored: Iterable[str] = (), rejected: Iterable[str] = ()) -> dict:

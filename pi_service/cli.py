@@ -93,12 +93,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .sources.simulator import simulate, write_simulation
 
+    if args.heel_rise_test:
+        return _simulate_heel_rise_test(args)
     sim = simulate(args.stage, args.seed, rate_hz=args.rate, chip=args.chip, mount=args.mount,
                    walking=args.walking, heel_drop=args.heel_drop, gyro=args.gyro)
     write_simulation(args.out, sim)
     truth = sim.truth.to_json()
     print(f"wrote {args.out}: {len(sim.block)} samples, {len(truth['reps'])} reps, "
           f"{len(truth['holds'])} holds, {len(truth['sets'])} sets")
+    return 0
+
+
+def _simulate_heel_rise_test(args: argparse.Namespace) -> int:
+    """One leg's simulated heel-rise test (warm-up, then as many raises as possible) and
+    its answer key, for ``heelraise heel-rise-test --recording``."""
+    from .sources.heelrise_sim import simulate_test
+    from .sources.recording import write_recording
+    from .sources.simulator import truth_path
+
+    sim = simulate_test(args.seed, mount=args.mount, incline_deg=args.incline, stop=args.stop,
+                        chip=args.chip, gyro=args.gyro, rate_hz=args.rate)
+    write_recording(args.out, sim.block)
+    truth = sim.truth.to_json()
+    truth_path(args.out).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}: {len(sim.block)} samples, a heel-rise test of "
+          f"{truth['valid_reps']} valid raises (stopped on {truth['stop_reason']}), "
+          f"truth in {truth_path(args.out)}")
     return 0
 
 
@@ -173,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--walking", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--heel-drop", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--gyro", action="store_true", help="include gyro columns")
+    p.add_argument("--heel-rise-test", action="store_true",
+                   help="one leg's heel-rise endurance test instead of a training session")
+    p.add_argument("--incline", type=number(0, 20), default=0.0, metavar="DEG",
+                   help="with --heel-rise-test: the board under the forefoot")
+    p.add_argument("--stop", choices=("height", "pace", "stopped"),
+                   help="with --heel-rise-test: how the test ends (default: from the seed)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="play a simulated session live in the terminal")
@@ -195,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", add_help=False,
                        help="serve the web dashboard and its pain/stiffness entry")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("heel-rise-test", help="the clinical heel-rise test, guided (or a "
+                                               "recorded one with --recording)")
+    from .heelrise import command as heel_rise_test
+
+    heel_rise_test.configure(p)
+    p.set_defaults(func=heel_rise_test.run)
 
     p = sub.add_parser("sensors", help="scan the I2C bus for a supported IMU")
     p.add_argument("--bus", type=whole(0, 255), default=1, help="I2C bus number (default 1)")

@@ -66,6 +66,8 @@ class ServiceConfig:
     stages_file: str | None = None
     calibration: str | None = None
     insertional: bool = False      # pain at the heel bone: no heel drops early on
+    involved_side: str | None = None   # "left" or "right": the heel-rise test's symmetry
+    body_mass_kg: float | None = None  # the heel-rise test's work (J)
     state_dir: str | None = None
     sensor: SensorConfig = field(default_factory=SensorConfig)
     broker: BrokerConfig = field(default_factory=BrokerConfig)
@@ -101,6 +103,9 @@ SCHEMA = table("the service config", optional({
     "stages_file": _path("protocol data file (default: the packaged stages.toml)"),
     "calibration": _path("calibration file from `heelraise calibrate`"),
     "insertional": boolean("pain at the heel bone: no heel drops early on"),
+    "involved_side": string("the side with the tendinopathy (the heel-rise test's "
+                            "symmetry is involved / uninvolved)", choices=("left", "right")),
+    "body_mass_kg": number("body mass, for the heel-rise test's work", 20, 400),
     "state_dir": _path("where the outbox lives"),
     "sensor": table("[sensor]", optional({
         "source": string("sample source", choices=SOURCES),

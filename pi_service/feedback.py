@@ -203,6 +203,12 @@ class Feedback:
                 self._rest_from_s = None
                 self._play("rest_over")
 
+    def cue(self, name: str) -> None:
+        """Play one named pattern now (the heel-rise test's metronome beats and prompts)."""
+        with self._lock:
+            if self._led is not None:
+                self._play(name)
+
     def set_stage(self, stage: Stage) -> None:
         """Judge timers against a new stage from now on (pending timers keep their start)."""
         with self._lock:

@@ -59,6 +59,12 @@ DEFAULT_PATTERNS: Mapping[str, Pattern] = MappingProxyType({
     "rest_over": Pattern(((1.0, 0.5),) * 3, (0.6, 0.0, 1.0), beep=True),
     # slow blinking, repeated until the sensor is back
     "sensor_lost": Pattern(((1.0, 1.0),), (1.0, 0.4, 0.0)),
+    # the heel-rise test's metronome: a tick to rise on, a shorter one to lower on
+    "beat_up": Pattern(((0.12, 0.02),), _GREEN, beep=True),
+    "beat_down": Pattern(((0.06, 0.02),), _BLUE, beep=True),
+    # the test's first miss (keep to the beat, rise higher) and its end
+    "test_prompt": Pattern(((0.1, 0.05),) * 2, (1.0, 1.0, 0.0), beep=True),
+    "test_end": Pattern(((0.8, 0.2),) * 2, _RED, beep=True),
 })
 
 _MAX_FLASH_S = 60.0

@@ -28,7 +28,11 @@ from .builders import (
     rep_payload,
     set_payload,
     status_payload,
+    test_payload,
 )
+from .heelrise.judge import Raise, TestJudge
+from .heelrise.outcomes import LegResult, leg_result
+from .heelrise.protocol import TestProtocol
 from .payloads import CLIP, COMMANDS, RECEIPTS, SCHEMAS, SENSOR_ALWAYS, validate
 from .pipeline.events import Hold, Phase, PhaseChange, Rep, SetSummary, Verdict
 from .schema import Field
@@ -69,7 +73,20 @@ def examples() -> dict[str, dict]:
         "set": set_payload(ctx, summary, reps, pain=2),
         "hold": hold_payload(hold_ctx, Hold(start_s=60.0, end_s=96.5, hold_s=36.5,
                                             peak_deg=27.5, verdict="ok")),
+        "test": test_payload(hold_ctx, test_example(), test_id="5c1e2d3f4a5b6c7d",
+                             involved="left", bpm=60.0),
     }
+
+
+def test_example() -> LegResult:
+    """A judged leg: twelve valid raises of a tiring calf, then the beat lost."""
+    protocol = TestProtocol()
+    judge = TestJudge(protocol, first_beat_s=200.0, lever_cm=19.0, incline_deg=10.0)
+    for k in range(14):
+        late = 0.0 if k < 12 else 0.8
+        judge.on_raise(Raise(200.0 + 2 * k + late, 201.9 + 2 * k + late, 30.0 - 0.6 * k))
+    judge.on_time(240.0)
+    return leg_result(judge, "left", 72.0, calibrated=True)
 
 
 _COMMAND_EXAMPLES = {"stage": '{"stage": 3}', "pain": '{"pain": 2, "set_id": "<set id>"}',

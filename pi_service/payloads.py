@@ -238,6 +238,38 @@ SCHEMAS: dict[str, Field] = {
     }),
 }
 
+TEST_STOPS = ("height", "pace", "ended")
+LEGS = ("left", "right")
+SCHEMAS["test"] = _payload("one leg's heel-rise endurance test (not a training set)", {
+    **_EVENT,
+    "t_s": _t("sensor-clock seconds when the test stopped"),
+    "test_id": _id("the same for both legs of one test: the log pairs them for symmetry"),
+    "leg": string("the leg tested", choices=LEGS),
+    "involved": boolean("the leg tested is the involved side; null where none was set",
+                        nullable=True),
+    "start_time": utc_time("wall clock at the first beat"),
+    "start_s": _t("first beat (sensor clock)"),
+    "valid_reps": _count("raises on the beat and at least the height share of the best"),
+    "peak_height_cm": number("best heel-rise height; null with no valid raise", 0, 100,
+                             nullable=True),
+    "total_displacement_cm": number("sum of the valid raises' heights", 0, 1e5),
+    "work_j": number("positive work, body mass x g x the total displacement; null without "
+                     "a body mass", 0, 1e6, nullable=True),
+    "body_mass_kg": number("body mass the work is computed with", 20, 400, nullable=True),
+    "cadence_per_min": number("valid raises a minute, first to last", 0, 600, nullable=True),
+    "on_beat_share": number("share of the raises that ended on their beat", 0, 1,
+                            nullable=True),
+    "stop_reason": string("height (raises below the share of the best), pace (the beat "
+                          "lost) or ended (stopped before either)", choices=TEST_STOPS),
+    "bpm": number("metronome", 20, 240),
+    "incline_deg": number("incline board under the forefoot (0: level floor)", 0, 30),
+    "lever_cm": number("heel to ball of the foot, for the heights", 5, 40),
+    "calibrated": boolean("the lever came from a calibration file, not the default"),
+    "heights_cm": array(f"each valid raise's height (the first {MAX_DETAIL})",
+                        number("", 0, 100), max_items=MAX_DETAIL),
+    **_SOURCE,
+})
+
 MAX_RECEIPTS = 400
 """Ids in each list of one receipt: two lists of 400 of the longest ids are 54 KB, inside
 :data:`MAX_PAYLOAD_BYTES`; a longer backlog is confirmed in several receipts."""
@@ -245,7 +277,7 @@ MAX_RECEIPTS = 400
 RECEIPTS = {
     "ack": _payload("the log's receipt", {
         **_COMMON,
-        "stored": array("ids of sets and holds stored (or already stored): forget them",
+        "stored": array("ids of sets, holds and tests stored (or already stored): forget them",
                         _id(""), max_items=MAX_RECEIPTS),
         "rejected": array("ids the log refused and keeps aside: do not send them again",
                           _id(""), max_items=MAX_RECEIPTS),

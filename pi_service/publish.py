@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -52,6 +53,7 @@ from .builders import (
     rep_payload,
     set_payload,
     status_payload,
+    test_payload,
 )
 from .clock import clock_synced
 from .errors import ConfigError, PayloadError
@@ -60,6 +62,9 @@ from .payloads import Command, encode, parse_command, validate
 from .pipeline.events import Hold, PhaseChange, Rep, SetSummary
 from .protocol import DEFAULT_STAGE, Stage
 from .topics import LOG_STATUS, QOS, RETAIN, ack_topic, check_device, subscription, topic
+
+if TYPE_CHECKING:
+    from .heelrise.outcomes import LegResult
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +232,12 @@ class Publisher:
         self._update_live(set_open=True, holds=held + 1, rest_from=None,
                           last_hold={k: payload[k] for k in ("time", "hold_s", "verdict")})
         return hold_id
+
+    def publish_test(self, result: LegResult, *, test_id: str, involved: str | None,
+                     bpm: float) -> str:
+        """Queue one leg's heel-rise test durably, like a set; returns its id."""
+        return self._enqueue("test", test_payload(self._context(None), result,
+                                                  test_id=test_id, involved=involved, bpm=bpm))
 
     def publish_rep(self, event: Rep | Mapping, stage: Stage | None = None, *,
                     set_index: int | None = None) -> str:

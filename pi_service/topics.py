@@ -13,12 +13,13 @@ from .errors import PayloadError
 
 ROOT = "heelraise"
 
-KINDS = ("status", "live", "phase", "rep", "set", "hold")
-QOS = {"status": 1, "live": 1, "phase": 0, "rep": 1, "set": 1, "hold": 1}
+KINDS = ("status", "live", "phase", "rep", "set", "hold", "test")
+QOS = {"status": 1, "live": 1, "phase": 0, "rep": 1, "set": 1, "hold": 1, "test": 1}
 RETAIN = {"status": True, "live": True, "phase": False, "rep": False, "set": False,
-          "hold": False}
-DURABLE = ("set", "hold")
-"""Kinds that go through the durable outbox (the log's units)."""
+          "hold": False, "test": False}
+DURABLE = ("set", "hold", "test")
+"""Kinds that go through the durable outbox (the log's units; a test is one leg's
+heel-rise test)."""
 
 CLIP_KINDS = ("imu", "sensor")
 """What the wireless clip-on publishes under ``heelraise/<device>/`` (docs/wireless.md):
@@ -31,7 +32,7 @@ COMMAND_NAMES = ("stage", "pain", "stiffness", "start", "stop", "activity")
 """Commands on ``heelraise/<device>/cmd/<name>`` (their payloads: :data:`payloads.COMMANDS`)."""
 
 LOG = "log"
-LOG_TOPICS = ("today", "last_session", "week", "stage_progress", "progress")
+LOG_TOPICS = ("today", "last_session", "week", "stage_progress", "progress", "heel_rise")
 """Retained aggregates under ``heelraise/log/<device>/``; their payloads belong to the log."""
 
 ACK = "ack"

@@ -408,3 +408,103 @@ def test_two_feet_side_by_side_and_a_reload_shows_the_set_and_the_rest(stack, br
     finally:
         for service in services.values():
             service.close()
+
+
+def _test_leg(leg: str, raises: int, peak_deg: float):
+    """A judged leg: ``raises`` valid raises on the beat, then two late ones."""
+    from pi_service.heelrise.judge import Raise, TestJudge
+    from pi_service.heelrise.outcomes import leg_result
+    from pi_service.heelrise.protocol import TestProtocol
+
+    judge = TestJudge(TestProtocol(), first_beat_s=100.0, lever_cm=19.0, incline_deg=10.0)
+    for k in range(raises + 2):
+        late = 0.0 if k < raises else 0.8
+        judge.on_raise(Raise(100.0 + 2 * k + late, 101.9 + 2 * k + late, peak_deg))
+    judge.on_time(100.0 + 2 * raises + 10)
+    return leg_result(judge, leg, 70.0, calibrated=True)
+
+
+@needs_browser
+def test_the_latest_heel_rise_test_and_its_symmetry_over_the_weeks(stack, browser):
+    """Three tests two weeks apart, the involved left calf recovering: the latest result
+    by leg, its symmetry beside the norms, and the symmetry chart over the weeks."""
+    logger = stack.publisher("heelraise-log")
+    try:
+        today = date.today()
+        for i, (raises, peak) in enumerate([(10, 20.0), (14, 24.0), (18, 28.0)]):
+            day = today - timedelta(days=28 - 14 * i)
+            noon = datetime.combine(day, datetime.min.time()).timestamp() + 12 * 3600
+            ctx = builders.Context(DEVICE, f"t{i}", None, builders.offset_clock(noon - 200),
+                                   source="mpu6050")
+            for result in (_test_leg("left", raises, peak), _test_leg("right", 22, 30.0)):
+                stack.store.add_test(builders.test_payload(
+                    ctx, result, test_id=f"test{i}", involved="left", bpm=60.0))
+        body = aggregates(stack.store, DEVICE, today, protocol=load_protocol(),
+                          rules=load_rules())["heel_rise"]
+        assert len(body["history"]) == 3
+        logger.publish(aggregate_topic(DEVICE, "heel_rise"), body, retain=True)
+
+        browser.call("open", url=stack.server.url)
+        browser.wait_text("#conn", "connected")
+        browser.wait_text("#heel-rise-symmetry", "symmetry (left / other)")
+        rows = browser.call("texts", selector="#heel-rise-legs tbody tr")
+        assert len(rows) == 2 and "left (involved)" in rows[0] and "18" in rows[0]
+        assert "22" in rows[1] and "lost the beat" in rows[1] and "cm" in rows[1]
+        sym = body["latest"]["symmetry"]
+        text = browser.text("#heel-rise-symmetry")
+        assert f"reps {round(sym['reps_pct'])} %" in text
+        assert f"work {round(sym['work_pct'])} %" in text
+        assert "median 24 raises (men)" in browser.text("#heel-rise-norms")
+        chart = '[data-chart="Symmetry, involved / other"]'
+        dots = browser.call("evaluate", expression=(
+            f"[...document.querySelectorAll('{chart} .series')]"
+            ".map(g => [g.dataset.series, g.querySelectorAll('circle').length])"))
+        assert dots == [["reps", 3], ["height", 3], ["work", 3]]
+        legend = browser.text(f"{chart} .legend")
+        assert f"work {round(sym['work_pct'])}%" in legend
+        assert browser.call("errors") == []
+        if os.environ.get("HEEL_RISE_SCREENSHOT"):
+            browser.call("screenshot", path=os.environ["HEEL_RISE_SCREENSHOT"])
+    finally:
+        logger.close()
+
+
+@needs_browser
+def test_a_set_both_sensors_saw_shows_both_feet_side_by_side(stack, browser):
+    """A sensor on each shoe: today's bilateral set is one row, each foot's height and
+    tempo beneath it, the foot rising clearly less marked."""
+    import uuid
+
+    base_set, base_rep = mqtt_docs.examples()["set"], mqtt_docs.examples()["rep"]
+    start = time.time() - 600
+    for device, height, up_s in (("left", 9.3, 3.1), ("right", 7.6, 2.2)):
+        session = f"{device}-today"
+        detail = [{"index": i, "up_s": up_s, "hold_s": 0.5, "down_s": 3.0, "peak_deg": 30.0,
+                   "verdict": "ok"} for i in range(1, 16)]
+        stack.store.add_set({**base_set, "id": uuid.uuid4().hex, "device": device,
+                             "session": session, "reps": 15, "ok_reps": 15,
+                             "tempo_compliance": 1.0, "rep_detail": detail, "pain": None,
+                             "start_time": builders.iso_utc(start),
+                             "time": builders.iso_utc(start + 100)})
+        for i in range(1, 16):
+            stack.store.add_rep({**base_rep, "id": uuid.uuid4().hex, "device": device,
+                                 "session": session, "set_index": 1, "index": i,
+                                 "time": builders.iso_utc(start + 6 * i), "height_cm": height})
+    logger = stack.publisher("heelraise-log")
+    try:
+        body = aggregates(stack.store, DEVICE, date.today(), protocol=load_protocol(),
+                          rules=load_rules())["today"]
+        logger.publish(aggregate_topic(DEVICE, "today"), body, retain=True)
+        browser.call("open", url=stack.server.url)
+        browser.wait_text("#sets tbody tr.feet", "right 7.6")
+        assert browser.call("texts", selector="#sets tbody tr:not(.feet)") != []
+        assert len(browser.call("texts", selector="#sets tbody tr:not(.feet)")) == 1
+        left = browser.text('#sets tr.feet [data-foot="left"]')
+        right = browser.text('#sets tr.feet [data-foot="right"]')
+        assert left.startswith("left 9.3") and "up 3.1s" in left
+        assert right.startswith("right 7.6") and "up 2.2s" in right
+        assert browser.call("attr", selector='#sets tr.feet [data-foot="right"]',
+                            name="class") == "foot low"
+        assert browser.call("errors") == []
+    finally:
+        logger.close()

@@ -414,7 +414,7 @@ def test_empty_table_gives_led_on_gpio17_and_default_patterns():
     assert c.enabled and c.led == 17 and c.rgb is None and c.buzzer is None
     assert dict(c.patterns) == dict(DEFAULT_PATTERNS)
     names = {"good_rep", "too_fast", "pace_cue", "hold_30", "hold_45", "rest_over",
-             "sensor_lost"}
+             "sensor_lost", "beat_up", "beat_down", "test_prompt", "test_end"}
     assert set(c.patterns) == names
     rhythms = {tuple(p.pairs) for p in c.patterns.values()}
     assert len(rhythms) == len(names)             # a single LED can tell every cue apart

@@ -289,9 +289,10 @@ def test_aggregates_are_retained_and_add_up(store, broker, publisher):
             send(publisher, "heelraise/left/set", payload)
         assert wait_until(lambda: store.count("sets") == 3)
         logger.flush()
-    got = retained(broker, "heelraise/log/left/#", 5)
+    got = retained(broker, "heelraise/log/left/#", 6)
     assert set(got) == {f"heelraise/log/left/{k}" for k in
-                        ("today", "last_session", "week", "stage_progress", "progress")}
+                        ("today", "last_session", "week", "stage_progress", "progress",
+                         "heel_rise")}
     assert all(m.retain for m in got.values())
     body = {t.rsplit("/", 1)[1]: json.loads(m.payload) for t, m in got.items()}
     assert all(b["v"] == 1 and b["device"] == "left" for b in body.values())

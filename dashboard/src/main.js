@@ -9,7 +9,7 @@ import { setupEntry } from "./entry.js";
 import { Model, topicsFor } from "./model.js";
 import {
   cardOf, renderClip, renderConnection, renderDevices, renderLastRep, renderLive,
-  renderProgress, renderRest, renderStatus, renderToday,
+  renderHeelRise, renderProgress, renderRest, renderStatus, renderToday,
 } from "./view.js";
 
 // CONNACK codes for a refused login (MQTT 3.1.1): Mosquitto answers 5 to a bad password.
@@ -43,12 +43,13 @@ function renderersFor(kind, model, cfg) {
     week: [progress],
     stage_progress: [progress],
     progress: [progress],
+    heel_rise: [() => renderHeelRise(model)],
   }[kind] ?? [];
 }
 
 function renderAll(model, cfg) {
   renderDevices(model);
-  for (const kind of ["status", "live", "sensor", "today", "week"]) {
+  for (const kind of ["status", "live", "sensor", "today", "week", "heel_rise"]) {
     for (const render of renderersFor(kind, model, cfg)) render();
   }
 }

@@ -13,7 +13,7 @@ import { localDay } from "./format.js";
 const STALE_SET_MS = 15 * 60 * 1000;
 
 const LIVE_KINDS = ["status", "live", "sensor", "phase", "rep", "set", "hold"];
-const LOG_KINDS = ["today", "last_session", "week", "stage_progress", "progress"];
+const LOG_KINDS = ["today", "last_session", "week", "stage_progress", "progress", "heel_rise"];
 
 export function topicsFor(device = "+") {
   return [

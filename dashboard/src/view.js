@@ -1,7 +1,7 @@
 // Draws the model into the page. Every number the person reads comes from a message;
 // where nothing has arrived yet the page shows a dash, never a made-up value.
 
-import { chart } from "./charts.js";
+import { chart, lines } from "./charts.js";
 import { clock, percent, range, seconds, verdictText } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -172,10 +172,37 @@ function complianceClass(fraction) {
   return fraction >= 0.8 ? "good" : fraction < 0.5 ? "bad" : "";
 }
 
+// With a sensor on each shoe the log puts a set's two feet back together: each foot's
+// mean height and rise / lowering time, side by side under the set's row, the foot
+// rising clearly less (10 % or more) marked.
+function feetRow(pair) {
+  const feet = Object.entries(pair?.feet ?? {});
+  if (feet.length !== 2) return null;
+  const heights = feet.map(([, f]) => f.height_cm).filter((h) => typeof h === "number");
+  const top = heights.length === 2 ? Math.max(...heights) : null;
+  const tr = document.createElement("tr");
+  tr.className = "feet";
+  tr.dataset.kind = pair.kind ?? "";
+  const td = document.createElement("td");
+  td.colSpan = 5;
+  for (const [name, f] of feet) {
+    const span = document.createElement("span");
+    span.className = "foot";
+    span.dataset.foot = name;
+    const low = top !== null && typeof f.height_cm === "number" && f.height_cm < 0.9 * top;
+    if (low) span.classList.add("low");
+    span.textContent = `${name} ${typeof f.height_cm === "number" ? f.height_cm.toFixed(1) : "–"}`
+      + `\u00a0cm · up ${seconds(f.up_s)} · down ${seconds(f.down_s)}`;
+    td.append(span);
+  }
+  tr.append(td);
+  return tr;
+}
+
 export function renderToday(model, painLimit) {
   const body = $("sets").querySelector("tbody");
   const sets = model.todaySets();
-  body.replaceChildren(...sets.map((s, i) => {
+  body.replaceChildren(...sets.flatMap((s, i) => {
     const tr = document.createElement("tr");
     tr.dataset.setId = s.id ?? "";
     const reps = s.stage === 1 || (s.holds && !s.reps) ? plural(s.holds, "hold")
@@ -193,7 +220,8 @@ export function renderToday(model, painLimit) {
       if (cls) td.className = cls;
       tr.append(td);
     }
-    return tr;
+    const feet = feetRow(s.feet);
+    return feet ? [tr, feet] : [tr];
   }));
   $("today-summary").textContent = todaySummary(model.aggregates.today, sets);
 }
@@ -317,4 +345,83 @@ export function renderProgress(model, painLimit) {
       format: (v) => `${v} kg` }));
   }
   box.replaceChildren(caption, ...charts);
+}
+
+// The heel-rise test, from the log's retained heel_rise aggregate: the latest test's legs
+// (the involved one marked), their symmetry beside the healthy adults' norms, and the
+// symmetry of every test over the weeks of rehab. Work recovers last, so it is drawn too.
+const STOPPED = { height: "heel below half the best", pace: "lost the beat",
+  ended: "stopped early" };
+
+function dayLabel(day) {
+  const d = new Date(`${day}T12:00:00`);
+  return Number.isNaN(d.getTime()) ? String(day ?? "")
+    : d.toLocaleDateString("en-GB", { day: "numeric", month: "short" });
+}
+
+function fixed(value, digits, unit) {
+  return typeof value === "number" ? `${value.toFixed(digits)}${unit}` : "–";
+}
+
+function lsiText(value) {
+  return typeof value === "number" ? `${Math.round(value)} %` : "–";
+}
+
+export function renderHeelRise(model) {
+  const agg = model.aggregates.heel_rise;
+  const latest = agg?.latest;
+  const table = $("heel-rise-legs");
+  const legs = latest && typeof latest.legs === "object" ? Object.entries(latest.legs) : [];
+  table.hidden = legs.length === 0;
+  $("heel-rise-date").textContent = latest?.date ? dayLabel(latest.date) : "";
+  legs.sort(([a], [b]) => a.localeCompare(b));
+  table.querySelector("tbody").replaceChildren(...legs.map(([leg, r]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.leg = leg;
+    const cells = [
+      `${leg}${r.involved === true ? " (involved)" : ""}`,
+      typeof r.valid_reps === "number" ? `${r.valid_reps}` : "–",
+      fixed(r.peak_height_cm, 1, "\u00a0cm"),
+      fixed(r.work_j, 0, "\u00a0J"),
+      STOPPED[r.stop_reason] ?? r.stop_reason ?? "–",
+    ];
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  const sym = latest?.symmetry;
+  let line;
+  if (!latest) line = "no heel-rise test yet: run heelraise heel-rise-test";
+  else if (!sym) line = "symmetry needs both legs tested and the involved side set";
+  else {
+    line = `symmetry (${sym.involved} / other): reps ${lsiText(sym.reps_pct)} · height `
+      + `${lsiText(sym.height_pct)} · work ${lsiText(sym.work_pct)}`;
+  }
+  $("heel-rise-symmetry").textContent = line;
+  const norms = agg?.norms;
+  $("heel-rise-norms").textContent = latest && norms
+    ? `healthy adults: median ${norms.median_reps_men} raises (men), `
+      + `${norms.median_reps_women} (women), on a 10° incline` : "";
+
+  const history = Array.isArray(agg?.history) ? agg.history : [];
+  const box = $("heel-rise-chart");
+  if (!history.some((h) => typeof h.work_pct === "number" || typeof h.reps_pct === "number")) {
+    box.replaceChildren();
+    return;
+  }
+  const values = (key) => history.map((h) => (typeof h[key] === "number" ? h[key] : null));
+  box.replaceChildren(lines({
+    title: "Symmetry, involved / other",
+    labels: history.map((h) => dayLabel(h.date)),
+    series: [
+      { name: "reps", cls: "reps", values: values("reps_pct") },
+      { name: "height", cls: "height", values: values("height_pct") },
+      { name: "work", cls: "work", values: values("work_pct") },
+    ],
+    ref: 100,
+    format: (v) => `${v}%`,
+  }));
 }

@@ -17,8 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from statistics import fmean
 
+from ..heelrise.outcomes import norms
+from ..heelrise.protocol import load_test_protocol
 from ..protocol import Protocol
 from ..topics import ROOT, check_device
+from .feet import side_by_side
+from .heelrise import heel_rise_summary
 from .progression import (
     Progress,
     Rules,
@@ -31,7 +35,7 @@ from .progression import (
 )
 from .store import SetRow, Store, utc_now_iso
 
-KINDS = ("today", "last_session", "week", "stage_progress", "progress")
+KINDS = ("today", "last_session", "week", "stage_progress", "progress", "heel_rise")
 
 WEEKS = 12
 """Calendar weeks in the week aggregate's ``weeks`` list: a rehab runs 12 weeks or more."""
@@ -47,7 +51,8 @@ def aggregate_topic(device: str, kind: str) -> str:
 def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
                rules: Rules, insertional: bool = False) -> dict[str, dict]:
     """Every aggregate published for ``device`` as of ``today`` (its person's), keyed by kind."""
-    history = load_history(store)
+    history = load_history(store, protocol=protocol)
+    shown = {i: side_by_side(p) for p in history.feet for i in p["shown_on"]}
     progress = evaluate(history, today, protocol=protocol, rules=rules, insertional=insertional)
     sessions = group_sessions(history.sets, rules.session_gap_min)
     head = {"v": 1, "device": device, "time": utc_now_iso()}
@@ -62,7 +67,8 @@ def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
                   "sessions_at_dose": progress.dose_today.get("sessions_at_dose", 0),
                   "done": progress.dose_today.get("done", False),
                   "activity": progress.dose_today.get("activity"),
-                  "set_list": [_set_row(s) for d in by_day.get(today, ()) for s in d.sets]},
+                  "set_list": [_set_row(s, shown.get(s.id))
+                               for d in by_day.get(today, ()) for s in d.sets]},
         "last_session": {**head, **_last_session(sessions[-1] if sessions else None)},
         "week": {**head, "from": days[0]["date"], "to": days[-1]["date"], "days": days,
                  "sessions": sum(d["sessions"] for d in days),
@@ -72,6 +78,8 @@ def aggregates(store: Store, device: str, today: date, *, protocol: Protocol,
                  "weeks": _weeks(sessions, today, by_day, pain, stiffness)},
         "stage_progress": {**head, **_stage_progress(progress)},
         "progress": {**progress.to_json(), "time": head["time"]},
+        "heel_rise": {**head, **heel_rise_summary(history.tests, today),
+                      "norms": norms(load_test_protocol(), 10.0)},
     }
 
 
@@ -125,13 +133,14 @@ def _weeks(sessions: Sequence[Session], today: date, by_day: dict[date, list[Ses
     return rows
 
 
-def _set_row(s: SetRow) -> dict:
-    """One of today's sets as the dashboard's table shows it (after a reload too)."""
+def _set_row(s: SetRow, feet: dict | None = None) -> dict:
+    """One of today's sets as the dashboard's table shows it (after a reload too); with
+    two sensors, ``feet`` is both feet's heights and tempo side by side (feet.py)."""
     return {"id": s.id, "device": s.device, "session": s.session, "index": s.index,
             "time": _iso(s.time), "stage": s.stage, "reps": s.reps, "ok_reps": s.ok_reps,
             "target_reps": None if s.target_reps is None else list(s.target_reps),
             "tempo_compliance": s.tempo_compliance, "holds": s.holds, "load_kg": s.load_kg,
-            "pain": s.pain}
+            "pain": s.pain, "feet": feet}
 
 
 def _last_session(session: Session | None) -> dict:

@@ -18,8 +18,9 @@ if TYPE_CHECKING:          # the store (SQLite and the payload code) loads only 
     from .store import Store
 
 FORMATS = ("csv", "json")
-TABLES = ("sets", "reps", "holds", "pain", "stiffness", "activity", "rejected")
-_PAYLOADS = ("sets", "reps", "holds")
+TABLES = ("sets", "reps", "holds", "pain", "stiffness", "activity", "heel_rise_tests",
+          "rejected")
+_PAYLOADS = ("sets", "reps", "holds", "heel_rise_tests")
 
 
 def export(store: Store, fmt: str, out: TextIO, table: str | None = None) -> int:

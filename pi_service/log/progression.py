@@ -29,7 +29,9 @@ from ..errors import InputError
 from ..protocol import Protocol, Stage
 from ..schema import array, either, integer, number, string, table
 from ..stages import load_protocol
-from .store import Rating, RepRow, SetRow, Store
+from .feet import asymmetry, pairs
+from .heelrise import paired
+from .store import Rating, RepRow, SetRow, Store, local_day
 
 LEVELS = ("stop", "caution", "progress", "info")
 """Advice levels, most urgent first."""
@@ -81,17 +83,28 @@ class History:
     pain: Sequence[Rating] = ()
     stiffness: Sequence[Rating] = ()
     activity: Sequence[Rating] = ()
+    tests: Sequence[dict] = ()       # heel-rise tests, a payload a leg
+    feet: Sequence[dict] = ()        # sets two sensors saw, both feet side by side (feet.py)
 
 
-def load_history(store: Store, device: str | None = None) -> History:
+def load_history(store: Store, device: str | None = None,
+                 protocol: Protocol | None = None) -> History:
     """The person's history (every device, ``device`` None) or one device's.
 
     Struck sets and (outside a simulated person's log) simulated ones are left out; the
-    person's history goes by the names of their devices ("left, right").
+    person's history goes by the names of their devices ("left, right"). ``protocol``
+    says which stages are single-leg (where a set on each foot in turn is a pair).
     """
     name = device or ", ".join(store.devices()) or "no device"
-    return History(name, person_sets(store.sets(device)), store.reps(device),
-                   store.pain(device), store.stiffness(device), store.activity(device))
+    sets = store.sets(device)
+    feet: Sequence[dict] = ()
+    if device is None and len({s.device for s in sets}) > 1:
+        single = [s.number for s in (protocol or load_protocol()).stages.values()
+                  if s.legs == 1]
+        feet = pairs(sets, store.rep_heights(), single_leg_stages=single)
+    return History(name, person_sets(sets), store.reps(device),
+                   store.pain(device), store.stiffness(device), store.activity(device),
+                   store.tests(), feet)
 
 
 def person_sets(sets: Sequence[SetRow], same_share: float = 0.5) -> list[SetRow]:
@@ -305,7 +318,9 @@ def evaluate(history: History, today: date, *, protocol: Protocol | None = None,
                       [r for r in history.reps if r.day <= today],
                       [p for p in history.pain if p.day <= today],
                       [s for s in history.stiffness if s.day <= today],
-                      [a for a in history.activity if a.day <= today])
+                      [a for a in history.activity if a.day <= today],
+                      [t for t in history.tests if local_day(t["time"]) <= today],
+                      [p for p in history.feet if p["day"] <= today])
     progress = Progress(history.device, today)
     if not history.sets:
         return progress
@@ -613,6 +628,41 @@ def _insertional_heel_drop(f: _Facts, rule: Rule) -> dict | None:
             "stage": f.stage.number}
 
 
+def _heel_rise_symmetry(f: _Facts, rule: Rule) -> dict | None:
+    p = rule.params
+    tests = [t for t in paired(f.history.tests) if t["symmetry"]
+             and t["symmetry"]["work_pct"] is not None
+             and (f.today - date.fromisoformat(t["date"])).days <= p["max_age_days"]]
+    if not tests:
+        return None
+    latest = tests[-1]
+    sym = latest["symmetry"]
+    return {"work_pct": sym["work_pct"], "reps_pct": sym["reps_pct"] or 0.0,
+            "height_pct": sym["height_pct"] or 0.0, "min_work_pct": p["min_work_pct"],
+            "day": latest["date"], "involved": sym["involved"],
+            "variant": "ready" if sym["work_pct"] >= p["min_work_pct"] else None}
+
+
+def _feet_asymmetry(f: _Facts, rule: Rule) -> dict | None:
+    """With a sensor on each shoe: one foot consistently rising less (or, heights even,
+    rising faster) than the other over the recent sets both sensors saw."""
+    p = rule.params
+    start = f.window(int(p["window_days"]))
+    recent = [x for x in f.history.feet if start <= x["day"] <= f.today]
+    options = {"min_sets": int(p["min_sets"]), "min_gap_pct": p["min_gap_pct"],
+               "min_consistent_share": p["min_consistent_share"]}
+    height = asymmetry(recent, "height_cm", **options)
+    if height is not None:
+        return {**height, "lower_cm": height["lower_mean"], "higher_cm": height["higher_mean"],
+                "days": int(p["window_days"])}
+    rise = asymmetry(recent, "up_s", **options)
+    if rise is not None:
+        return {**rise, "faster": rise["lower"], "slower": rise["higher"],
+                "faster_s": rise["lower_mean"], "slower_s": rise["higher_mean"],
+                "days": int(p["window_days"]), "variant": "tempo"}
+    return None
+
+
 CHECKS: dict[str, Callable[[_Facts, Rule], dict | None]] = {
     "pain_at_limit": _pain_at_limit,
     "stiffness_worse": _stiffness_worse,
@@ -625,6 +675,8 @@ CHECKS: dict[str, Callable[[_Facts, Rule], dict | None]] = {
     "no_improvement": _no_improvement,
     "insertional_heel_drop": _insertional_heel_drop,
     "high_activity": _high_activity,
+    "heel_rise_symmetry": _heel_rise_symmetry,
+    "feet_asymmetry": _feet_asymmetry,
 }
 """Every check a rule may name, with the numeric parameters it reads below."""
 
@@ -642,6 +694,8 @@ _PARAMS: dict[str, tuple[str, ...]] = {
                        "min_consistent_share"),
     "insertional_heel_drop": ("early_weeks", "window_days", "heel_drop_deg"),
     "high_activity": ("window_days", "high_at"),
+    "heel_rise_symmetry": ("min_work_pct", "max_age_days"),
+    "feet_asymmetry": ("window_days", "min_sets", "min_gap_pct", "min_consistent_share"),
 }
 
 

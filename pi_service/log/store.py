@@ -166,7 +166,30 @@ CREATE TABLE meta (
 """Version 3: sets struck from the history (kept, flagged), the day's activity rating (load
 outside the exercises), and facts about the log itself (a simulated person's log)."""
 
-MIGRATIONS = (_V1, _V2.format(since=format_time(SYNCED_SINCE)), _V3)
+_V4 = """
+CREATE TABLE heel_rise_tests (
+    id TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    session TEXT,
+    test_id TEXT NOT NULL,
+    time TEXT NOT NULL,
+    day TEXT NOT NULL,
+    leg TEXT NOT NULL,
+    involved INTEGER,
+    valid_reps INTEGER NOT NULL,
+    peak_height_cm REAL,
+    total_displacement_cm REAL NOT NULL,
+    work_j REAL,
+    stop_reason TEXT NOT NULL,
+    incline_deg REAL,
+    source TEXT,
+    payload TEXT NOT NULL
+);
+CREATE INDEX heel_rise_tests_time ON heel_rise_tests (time);
+"""
+"""Version 4: heel-rise tests (one row a leg, paired by test_id), apart from training."""
+
+MIGRATIONS = (_V1, _V2.format(since=format_time(SYNCED_SINCE)), _V3, _V4)
 """Version n is MIGRATIONS[:n] applied in order."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -394,6 +417,28 @@ class Store:
             "peak_deg": p.get("peak_deg"), "verdict": p.get("verdict"),
             "source": p.get("source")})
 
+    def add_test(self, p: dict) -> bool:
+        """Store a validated heel-rise test payload (one leg); False when already stored."""
+        when = _canonical(p["time"])
+        return self._insert("heel_rise_tests", p, {
+            "id": p["id"], "device": p["device"], "session": p.get("session"),
+            "test_id": p["test_id"], "time": when, "day": local_day(when).isoformat(),
+            "leg": p["leg"], "involved": None if p.get("involved") is None else
+            int(p["involved"]), "valid_reps": p["valid_reps"],
+            "peak_height_cm": p.get("peak_height_cm"),
+            "total_displacement_cm": p["total_displacement_cm"], "work_j": p.get("work_j"),
+            "stop_reason": p["stop_reason"], "incline_deg": p.get("incline_deg"),
+            "source": p.get("source")})
+
+    def tests(self, simulated: bool = False) -> list[dict]:
+        """The person's heel-rise tests (a payload a leg), oldest first; simulated ones
+        only in a simulated person's log or when ``simulated``."""
+        sql, args = self._filtered("SELECT payload FROM heel_rise_tests", None, None,
+                                   simulated)
+        with self._lock:
+            return [json.loads(r[0]) for r in
+                    self._db.execute(sql + " ORDER BY time, id", args).fetchall()]
+
     def _insert(self, table: str, payload: dict, row: dict) -> bool:
         row["payload"] = json.dumps(payload, separators=(",", ":"))
         names = ", ".join(row)
@@ -405,7 +450,7 @@ class Store:
             stored = db.execute(f"SELECT payload FROM {table} WHERE id = ?",
                                 (row["id"],)).fetchone()[0]
         if json.loads(stored) != payload:
-            kind = table.removesuffix("s")
+            kind = {"heel_rise_tests": "test"}.get(table, table.removesuffix("s"))
             raise Refused(f"{kind}: id {row['id']!r} is already stored with other content",
                           reason=f"{kind}: id already stored with other content")
         return False
@@ -530,7 +575,8 @@ class Store:
             return [r[0] for r in rows]
 
     def count(self, table: str) -> int:
-        if table not in ("sets", "reps", "holds", "pain", "stiffness", "activity"):
+        if table not in ("sets", "reps", "holds", "pain", "stiffness", "activity",
+                         "heel_rise_tests"):
             raise ValueError(f"no table {table!r}")
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
@@ -572,6 +618,20 @@ class Store:
             rows = self._db.execute(sql + " ORDER BY time, id", args).fetchall()
         return [RepRow(r[0], r[1], _dt(r[2]), date.fromisoformat(r[3]), r[4], r[5], r[6])
                 for r in rows]
+
+    def rep_heights(self, since: date | None = None) -> dict[tuple, list[float]]:
+        """The person's reps' heights (cm, as each device measured them) by the set they
+        belong to, ``(device, session, set index)``, oldest first."""
+        sql, args = self._filtered(
+            "SELECT device, session, set_index, json_extract(payload, '$.height_cm') "
+            "FROM reps", None, since)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY time, id", args).fetchall()
+        out: dict[tuple, list[float]] = {}
+        for device, session, index, height in rows:
+            if isinstance(height, int | float):
+                out.setdefault((device, session, index), []).append(float(height))
+        return out
 
     def holds(self, device: str | None = None, since: date | None = None) -> list[dict]:
         """The person's stored holds in time order (simulated ones left out)."""
@@ -626,7 +686,7 @@ class Store:
 
     def payloads(self, table: str) -> list[dict]:
         """The stored payloads of sets, reps or holds, as they arrived."""
-        if table not in ("sets", "reps", "holds"):
+        if table not in ("sets", "reps", "holds", "heel_rise_tests"):
             raise ValueError(f"no payloads in {table!r}")
         with self._lock:
             return [json.loads(r[0]) for r in
@@ -645,6 +705,7 @@ def _check_rating(name: str, value: float) -> None:
 
 _ORDER = {"sets": "time, id", "reps": "time, id", "holds": "time, id", "pain": "time, id",
           "stiffness": "day, device", "activity": "day, device",
+          "heel_rise_tests": "time, id",
           "rejected": "last_time, reason"}
 """The exportable tables and their order: oldest first, as a spreadsheet reads a diary."""
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 CLIENT_ID = "heelraise-log"
 """Fixed, so the broker keeps this logger's session (and queue) across restarts."""
 
-EVENTS = ("set", "rep", "hold", "status")
+EVENTS = ("set", "rep", "hold", "test", "status")
 LEGACY_GAP_S = 1.0
 """Between clearing Home Assistant's old per-entity configs and sending the device config."""
 WATCH_S = 2.0
@@ -288,7 +288,7 @@ class LogSubscriber:
         if kind == "status":
             return "seen"
         added = {"set": self.store.add_set, "rep": self.store.add_rep,
-                 "hold": self.store.add_hold}[kind](data)
+                 "hold": self.store.add_hold, "test": self.store.add_test}[kind](data)
         if kind in DURABLE:
             self._receipt(device, data["id"], stored=True)
         if added:

@@ -197,8 +197,8 @@ def simulate_test(seed: int, *, mount: str = "laces", incline_deg: float = 0.0,
     s.balance.move(s.now + 0.2, 1.0, 0.0)
     s.idle()
     s.stand(s.u(4.0, 8.0) if tail_s is None else tail_s)
-    block, _, rotation = _measure(s, (clock_rng, mount_rng, sensor_rng), rate_hz, model,
-                                  lever, gyro, None, single_leg=True)
+    block, _, rotation, _ = _measure(s, (clock_rng, mount_rng, sensor_rng), rate_hz, model,
+                                     lever, gyro, None, single_leg=True)
     truth.meta["mount_rotation"] = rotation.tolist()
     truth.meta["duration_s"] = s.now
     return SimulatedTest(block, truth)

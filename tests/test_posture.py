@@ -75,6 +75,29 @@ def test_a_heel_lowered_below_the_step_first_does_not_invert_the_pitch(hang):
     assert all(r.peak_deg > 15 for r in result.reps)
 
 
+def _pitched(moves: list[tuple[float, float]], rate_hz: float = 100.0) -> SampleBlock:
+    """A still accelerometer turned about one axis through minimum-jerk moves
+    ``(to_deg, seconds)`` after 3 s standing (a move to where it is: staying there)."""
+    parts = [np.zeros(int(3 * rate_hz))]
+    for to_deg, seconds in moves:
+        tau = np.arange(1, int(seconds * rate_hz) + 1) / int(seconds * rate_hz)
+        parts.append(parts[-1][-1] + (to_deg - parts[-1][-1]) * tau**3 * (10 - 15 * tau
+                                                                          + 6 * tau**2))
+    pitch = np.radians(np.concatenate(parts))
+    accel = np.column_stack([np.sin(pitch), 0 * pitch, np.cos(pitch)])
+    accel += np.random.default_rng(1).normal(0, 0.002, accel.shape)
+    return SampleBlock(np.arange(len(pitch)) / rate_hz, accel, None)
+
+
+def test_toe_taps_before_the_first_raise_do_not_decide_which_way_is_up():
+    """Toes up and down in a quarter second, three times (a fidget), are no small raises:
+    taken as votes they turned the pitch over and the first raise was lost."""
+    taps = [(-12.0, 0.15), (0.0, 0.12), (0.0, 0.3)] * 3 + [(0.0, 3.0)]
+    raises = [(30.0, 2.0), (30.0, 1.0), (0.0, 2.0), (0.0, 2.0)] * 3 + [(0.0, 3.0)]
+    result = analyze(_pitched(taps + raises).split(10), load_stage(2))
+    assert len(result.reps) == 3 and all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_upside_down_or_on_the_heel_counter_the_direction_comes_out_right(seed):
     rotation = (Rotation.from_euler("z", 40 * seed, degrees=True)

@@ -73,6 +73,9 @@ class DetectorParams:
     """Agreeing smaller excursions that decide the raise direction without a large one."""
     weak_vote_deg: float = 8.0
     """An excursion this large is a weak vote on the raise direction."""
+    weak_vote_s: float = 0.4
+    """... if it stays out this long: a toe tap (toes up and down in a quarter second,
+    turning about the heel) is no small raise."""
     return_deg: float = 8.0
     """Back within this of its rest orientation, an excursion has returned."""
     roll_max_deg: float = 25.0

@@ -116,6 +116,8 @@ class Posture:
         self._far_cos = 1.0         # cosine of the excursion's farthest tilt from level
         self._far_cross: np.ndarray | None = None   # level x gravity there (heel-up axis)
         self._flew = False          # free fall during the excursion
+        self._knocked = False       # an impact during it, or as it came back
+        self._out_s = -math.inf     # when it left level
         self._flown = False         # free fall since the last standing
         self._last_impact = False
         self._cos_weak = math.cos(math.radians(params.weak_vote_deg))
@@ -181,7 +183,7 @@ class Posture:
             self._lean += (size[:, None] * c).sum(axis=0)
         if self._far_cross is None and not out.any():
             return
-        flight = m.flight[lo:hi]
+        flight, impact = m.flight[lo:hi], m.impact[lo:hi]
         j = 0
         while j < len(cos):
             if self._far_cross is None:
@@ -189,7 +191,8 @@ class Posture:
                 if len(away) == 0:
                     return
                 j += int(away[0])
-                self._far_cos, self._flew = 1.0, False
+                self._far_cos, self._flew, self._knocked = 1.0, False, False
+                self._out_s = float(m.t[lo + j])
                 self._far_cross = _cross_rows(d, g[j:j + 1])[0]
             back = np.flatnonzero(cos[j:] >= self._cos_return)
             stop = len(cos) if len(back) == 0 else j + int(back[0])
@@ -198,14 +201,19 @@ class Posture:
                 if cos[k] < self._far_cos:
                     self._far_cos, self._far_cross = float(cos[k]), _cross_rows(d, g[k:k + 1])[0]
                 self._flew = self._flew or bool(flight[j:stop].any())
+                self._knocked = self._knocked or bool(impact[j:stop + 1].any())
             if len(back) == 0:
                 return
             # free fall is a hop or a run: no evidence of anything. Impacts are not:
             # a knock at the top, the heel landing, even walking's heel strikes leave the
-            # far side of the excursion where it was
-            if not self._flew:
-                self._vote(lo + stop, self._far_cross, self._far_cos <= self._cos_strong,
-                           changes)
+            # far side of a large excursion where it was; but a small one with a jolt in
+            # it may be a heel strike's toes-up, and a quick small one a toe tap: those
+            # do not vote
+            strong = self._far_cos <= self._cos_strong
+            weak = not self._knocked and \
+                float(m.t[lo + min(stop, len(cos) - 1)]) - self._out_s >= self.params.weak_vote_s
+            if not self._flew and (strong or weak):
+                self._vote(lo + stop, self._far_cross, strong, changes)
             self._far_cross = None
             j = stop + 1
 

@@ -121,6 +121,8 @@ def test_one_command_runs_the_whole_product_and_ctrl_c_leaves_nothing(tmp_path):
         product.wait_for(r"== set 1: \d+ reps")
         browser.call("click", selector='#pain-scale button[data-value="3"]')
         browser.wait_text("#entry-status", "Saved pain 3 for set 1")
+        # the row shows it once the log has stored it and republished the day
+        browser.wait_text("#sets tbody tr:first-child td:last-child", "3")
         before = browser.call("texts", selector="#sets tbody tr")
         assert before[0].split("\t")[-1] == "3"
 

@@ -155,6 +155,18 @@ def test_a_knock_at_the_top_is_counted_not_fatal():
     assert rep.knocks == 1 and rep.hold_s == pytest.approx(2.0, abs=0.2)
 
 
+def test_a_knock_that_bends_the_pitch_at_the_top_is_no_lowering():
+    # the shoe knocks the step mid-hold: for a tenth of a second the pitch reads 16 degrees
+    # low, then the hold goes on; the lowering is the one that comes after it
+    trace = Trace().move(30.0, 2.0).stay(1.0)
+    trace.impact().impact(trace.now + 0.04)     # ringing for 0.09 s
+    trace.move(14.0, 0.06).move(30.0, 0.1).stay(1.0).move(0.0, 2.5).stay(2.0)
+    events = _detect(trace)
+    [rep] = _reps(events)
+    assert _phases(events) == ["rest", "rising", "top", "lowering", "rest"]
+    assert rep.knocks == 1 and rep.hold_s == pytest.approx(2.16, abs=0.2)
+
+
 def test_an_impact_while_rising_is_not_a_raise():
     trace = Trace()
     trace.impact(trace.now + 1.0)

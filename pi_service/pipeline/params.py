@@ -133,6 +133,8 @@ class DetectorParams:
     """Still this long after walking or a stumble: back at rest."""
     push_s: float = 0.15
     """A quick raise's push off the ground jolts the sensor this long after it shows."""
+    knock_settle_s: float = 0.15
+    """A knock bends the live pitch this long after it: no lowering is read off that."""
     touchdown_s: float = 0.3
     """An impact this soon after the top is reached is a forefoot landing (a step)."""
     landing_grace_s: float = 0.3

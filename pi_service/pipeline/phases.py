@@ -60,6 +60,7 @@ class _Movement:
     settled_s: float = math.nan    # when the lowering seemed over (confirmed a little later)
     gaps: int = 0
     knocks: int = 0
+    jolted_s: float = -math.inf    # the last impact at the top
 
 
 class PhaseDetector:
@@ -99,6 +100,7 @@ class PhaseDetector:
         follow = 1.0 - math.exp(-1.0 / (params.rest_follow_s * params.rate_hz))
         self._rest_b, self._rest_a = np.array([follow]), np.array([1.0, follow - 1.0])
         self._fit_tail: np.ndarray | None = None
+        self._held_before: float | None = None  # where the foot was as the jolt under way came
         self._rep_index = 0
         self._events: list[Event] = []
         self._history: list[tuple[np.ndarray, ...]] = []
@@ -144,6 +146,7 @@ class PhaseDetector:
             # a new frame of reference: what came before cannot be measured against it
             self._history = []
             self._tail_t = self._fit_tail = None
+            self._held_before = None
             self._reset(float(frame.t[0]))
         t, p = frame.t, frame.pitch_deg
         self._history.append((t, frame.fit_deg, frame.known, frame.fused))
@@ -153,12 +156,22 @@ class PhaseDetector:
             self._tail_p = np.full(k, p[0])
         self._t, self._p, self._known = t, p, frame.known
         self._impact, self._flight, self._fused = frame.impact, frame.flight, frame.fused
-        # the unfiltered pitch a moment before each sample: where the foot was when a
-        # jolt came (the jolt itself bends the pitch, and the live pitch lags)
+        # the unfiltered pitch a moment before each sample, and through a jolt a moment
+        # before it began: where the foot was when the jolt came (the jolt itself bends
+        # the pitch, and the live pitch lags)
         lag = self._impact_lag
         before = np.concatenate((self._fit_tail, frame.fit_deg)) if self._fit_tail is not None \
             else np.concatenate((np.full(lag, frame.fit_deg[0]), frame.fit_deg))
-        self._before, self._fit_tail = before[:len(t)], before[-lag:]
+        before, self._fit_tail = before[:len(t)], before[-lag:]
+        impact = frame.impact
+        onset = impact & ~np.concatenate(([self._held_before is not None], impact[:-1]))
+        index = np.arange(len(t))
+        began = np.maximum.accumulate(np.where(onset | ~impact, index, -1))
+        held = before[np.maximum(began, 0)]
+        if self._held_before is not None:
+            held = np.where(began >= 0, held, self._held_before)
+        self._before = np.where(impact, held, before)
+        self._held_before = float(self._before[-1]) if impact[-1] else None
         self._v = self._ext_t = self._ext_p = None
         self._prev_tail = self._tail_t, self._tail_p
         if len(t) >= k:
@@ -187,6 +200,7 @@ class PhaseDetector:
         if gap.restarted:
             self._cut(gap.start_s)
             self._tail_t = self._fit_tail = None
+            self._held_before = None
         return events
 
     def finish(self) -> list[Event]:
@@ -401,6 +415,9 @@ class PhaseDetector:
         if small or lowering.any():   # the rate is only needed then: skip it on a still top
             v = self.v[i:stop]
             lowering &= v < -prm.lower_speed_share * travel
+            # a knock bends the live pitch down for a moment: no lowering until it settles
+            jolted = np.maximum.accumulate(np.where(self._impact[i:stop], t, m.jolted_s))
+            lowering &= t - jolted >= prm.knock_settle_s
             moved, shifted = self._shifted(t, p, v)
         else:
             moved = shifted = None
@@ -416,6 +433,9 @@ class PhaseDetector:
         if not m.paced and self.stage.min_up_s is not None:   # a rise that paused early
             self._pace(i, end, m.rest_deg + prm.pace_share * typical, typical)
         m.peak_deg = float(peak[end - 1 - i])
+        impacts = np.flatnonzero(self._impact[i:end])
+        if len(impacts):
+            m.jolted_s = float(t[impacts[-1]])
         m.knocks += int(np.count_nonzero(np.diff(self._impact[i:end].astype(np.int8),
                                                  prepend=np.int8(self._impact[i - 1] if i
                                                                  else 0)) == 1))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import paho.mqtt.client as mqtt
 import pytest
 from mqtt_helpers import Collector
+from paho.mqtt.enums import CallbackAPIVersion
 
 from pi_service.broker import LocalBroker, free_port
 
@@ -20,6 +22,17 @@ def ws_broker():
     """A fresh broker with a WebSockets listener as well."""
     with LocalBroker(websockets_port=free_port()) as b:
         yield b
+
+
+@pytest.fixture
+def publisher(broker):
+    """A plain paho client on the test's broker, for sending raw payloads."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
 
 
 @pytest.fixture

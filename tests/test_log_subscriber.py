@@ -49,16 +49,6 @@ def store(tmp_path):
         yield s
 
 
-@pytest.fixture
-def publisher(broker):
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
-
 def send(client, topic: str, payload) -> None:
     raw = payload if isinstance(payload, bytes | str) else json.dumps(payload)
     client.publish(topic, raw, qos=1).wait_for_publish(timeout=5)

@@ -12,12 +12,10 @@ import struct
 import time
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mqtt_helpers import wait_until
-from paho.mqtt.enums import CallbackAPIVersion
 
 from pi_service.errors import PayloadError
 from pi_service.payloads import validate
@@ -241,16 +239,6 @@ def test_the_clock_map_follows_drift_where_one_offset_would_not():
 
 
 # -- the source, over a real broker ---------------------------------------------------
-
-@pytest.fixture
-def publisher(broker):
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
 
 def status(**fields) -> bytes:
     base = {"v": 1, "id": "b007-1", "device": "dev", "state": "online", "boot_id": "0000b007",

@@ -626,6 +626,16 @@ def compare(scores: list[Score], order: list[str], modes: tuple[str, ...]) -> st
     return table(out)
 
 
+def run_all(run_one: Callable[[tuple], list], jobs: list[tuple], processes: int) -> list:
+    """Every job's results in one list, the jobs spread over ``processes`` workers."""
+    if processes > 1:
+        with multiprocessing.Pool(processes) as pool:
+            runs = list(pool.imap_unordered(run_one, jobs, chunksize=1))
+    else:
+        runs = [run_one(job) for job in jobs]
+    return [r for run in runs for r in run]
+
+
 def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
@@ -671,13 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(name, i, args.seed0 + SEED_STRIDE * position[name] + i, real, modes)
             for i in range(per) for name in order]
     started = time.perf_counter()
-    if args.jobs > 1:
-        with multiprocessing.Pool(args.jobs) as pool:
-            runs = list(pool.imap_unordered(run_one, jobs, chunksize=1))
-    else:
-        runs = [run_one(job) for job in jobs]
+    scores = run_all(run_one, jobs, args.jobs)
     elapsed_s = time.perf_counter() - started
-    scores = [s for run in runs for s in run]
     print(f"accuracy of the rep detector by condition: {per} sessions each, seeds from "
           f"{args.seed0}; {machine()}")
     for mode in modes:

@@ -23,7 +23,6 @@ Found reps are paired with true ones as the accuracy benchmark pairs them.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
 import time
 import warnings
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import Context, _pairs, _sensor, machine, table  # noqa: E402
+from accuracy import Context, _pairs, _sensor, machine, run_all, table  # noqa: E402
 from calibrations import MODES, calibration_for  # noqa: E402
 
 from pi_service.pipeline import analyze  # noqa: E402
@@ -113,12 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(name, i, args.seed0 + 1000 * position[name] + i)
             for i in range(args.sessions) for name in order]
     started = time.perf_counter()
-    if args.jobs > 1:
-        with multiprocessing.Pool(args.jobs) as pool:
-            runs = list(pool.imap_unordered(run_one, jobs, chunksize=1))
-    else:
-        runs = [run_one(job) for job in jobs]
-    results = [r for run in runs for r in run]
+    results = run_all(run_one, jobs, args.jobs)
     print(f"heel-rise height |error| against the simulator's truth: {args.sessions} sessions "
           f"per condition, seeds from {args.seed0}; {machine()}; "
           f"{time.perf_counter() - started:.0f} s\n")

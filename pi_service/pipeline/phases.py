@@ -100,7 +100,8 @@ class PhaseDetector:
         follow = 1.0 - math.exp(-1.0 / (params.rest_follow_s * params.rate_hz))
         self._rest_b, self._rest_a = np.array([follow]), np.array([1.0, follow - 1.0])
         self._fit_tail: np.ndarray | None = None
-        self._held_before: float | None = None  # where the foot was as the jolt under way came
+        self._held_before = 0.0         # where the foot was as the last frame's jolt came
+        self._impact_last = False       # the last frame ended in a jolt
         self._rep_index = 0
         self._events: list[Event] = []
         self._history: list[tuple[np.ndarray, ...]] = []
@@ -145,8 +146,7 @@ class PhaseDetector:
         if frame.fresh:
             # a new frame of reference: what came before cannot be measured against it
             self._history = []
-            self._tail_t = self._fit_tail = None
-            self._held_before = None
+            self._forget_tails()
             self._reset(float(frame.t[0]))
         t, p = frame.t, frame.pitch_deg
         self._history.append((t, frame.fit_deg, frame.known, frame.fused))
@@ -164,14 +164,11 @@ class PhaseDetector:
             else np.concatenate((np.full(lag, frame.fit_deg[0]), frame.fit_deg))
         before, self._fit_tail = before[:len(t)], before[-lag:]
         impact = frame.impact
-        onset = impact & ~np.concatenate(([self._held_before is not None], impact[:-1]))
-        index = np.arange(len(t))
-        began = np.maximum.accumulate(np.where(onset | ~impact, index, -1))
-        held = before[np.maximum(began, 0)]
-        if self._held_before is not None:
-            held = np.where(began >= 0, held, self._held_before)
+        self._onset = impact & ~np.concatenate(([self._impact_last], impact[:-1]))
+        began = np.maximum.accumulate(np.where(self._onset | ~impact, np.arange(len(t)), -1))
+        held = np.where(began >= 0, before[np.maximum(began, 0)], self._held_before)
         self._before = np.where(impact, held, before)
-        self._held_before = float(self._before[-1]) if impact[-1] else None
+        self._held_before, self._impact_last = float(self._before[-1]), bool(impact[-1])
         self._v = self._ext_t = self._ext_p = None
         self._prev_tail = self._tail_t, self._tail_p
         if len(t) >= k:
@@ -199,8 +196,7 @@ class PhaseDetector:
             self._move.gaps += 1
         if gap.restarted:
             self._cut(gap.start_s)
-            self._tail_t = self._fit_tail = None
-            self._held_before = None
+            self._forget_tails()
         return events
 
     def finish(self) -> list[Event]:
@@ -228,6 +224,11 @@ class PhaseDetector:
         self._move = None
         self._busy_s = t_s
         self._quiet_s = self.params.settle_s
+
+    def _forget_tails(self) -> None:
+        """What carried over from the samples before: gone with them."""
+        self._tail_t = self._fit_tail = None
+        self._impact_last = False
 
     def _extend(self) -> None:
         """The block with the previous block's last samples in front (for rates, crossings)."""
@@ -436,9 +437,7 @@ class PhaseDetector:
         impacts = np.flatnonzero(self._impact[i:end])
         if len(impacts):
             m.jolted_s = float(t[impacts[-1]])
-        m.knocks += int(np.count_nonzero(np.diff(self._impact[i:end].astype(np.int8),
-                                                 prepend=np.int8(self._impact[i - 1] if i
-                                                                 else 0)) == 1))
+        m.knocks += int(np.count_nonzero(self._onset[i:end]))
         self._seen(i, end)
         if moved is not None:
             m.moved_s = float(moved[end - 1 - i])

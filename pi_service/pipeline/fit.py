@@ -8,16 +8,18 @@ an amount that depends on the shape, and a fixed minimum-jerk correction is off
 by up to a fifth of the duration on other shapes.
 
 So each stroke (the rise, the lowering, the return from a heel drop) is fitted
-with a family of shapes: the regularized incomplete beta functions ``I(a, b)``,
-which include minimum jerk exactly (a = b = 3), come within a few per cent of
-cosine and trapezoidal-velocity strokes, and skew either way when a != b. The
-data are the times the stroke crosses fixed shares of its travel; for each
-shape in a table the onset and duration follow by linear least squares, and
-the shape that fits best gives the stroke's ends. Crossings near an end weigh
-more (the ends are what is measured), and crossings that noise at that end
-(sway at the top on one leg, tremor) could fake are left out: the fit
-extrapolates over them. Cheap enough to run for every stroke: a few hundred
-multiply-adds over a precomputed table.
+with a family of shapes of two kinds people move in: bell-shaped speed, the
+regularized incomplete beta functions ``I(a, b)`` (minimum jerk exactly at
+a = b = 3, cosine within a few per cent, skewed either way when a != b), and
+trapezoidal speed (speeding up for a share of the time, cruising, slowing down
+for another share: how people move when they count "one, two, three"), which no
+bell fits at its ends. The data are the times the stroke crosses fixed shares
+of its travel; for each shape in a table the onset and duration follow by
+linear least squares, and the shape that fits best gives the stroke's ends.
+Crossings near an end weigh more (the ends are what is measured), and crossings
+that noise at that end (sway at the top on one leg, tremor) could fake are left
+out: the fit extrapolates over them. Cheap enough to run for every stroke: a
+few thousand multiply-adds over a precomputed table.
 
 Everything here is a pure function of one movement's samples: the state
 machine hands them over once the foot is back at rest, or when a gap or the
@@ -37,13 +39,57 @@ from .params import DetectorParams
 
 LEVELS = np.array([0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95, 0.98])
 """Shares of a stroke's travel whose crossing times are fitted."""
-_EXPONENTS = np.array([1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0])
-_A, _B = (g.ravel() for g in np.meshgrid(_EXPONENTS, _EXPONENTS, indexing="ij"))
-_SHAPES = betaincinv(_A[:, None], _B[:, None], LEVELS[None, :])
-"""For each shape (a, b), the share of its duration at which it crosses each level."""
 _WEIGHTS = 1.0 / np.sqrt(np.minimum(LEVELS, 1.0 - LEVELS))
-_PRIOR = (_A - 3.0) ** 2 + (_B - 3.0) ** 2
-"""Distance of each shape from minimum jerk, the shape people move in unless shown otherwise."""
+_EXPONENTS = np.array([1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0])
+_RAMPS = np.array([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5])
+
+
+def _trapezoid(up: np.ndarray, down: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Share of its duration at which a trapezoidal-speed stroke crosses ``share`` of its
+    travel, speeding up for ``up`` of the time and slowing down for the last ``down``."""
+    cruise = 1.0 / (1.0 - 0.5 * (up + down))
+    return np.where(share <= 0.5 * cruise * up, np.sqrt(2.0 * up * share / cruise),
+                    np.where(share >= 1.0 - 0.5 * cruise * down,
+                             1.0 - np.sqrt(2.0 * down * (1.0 - share) / cruise),
+                             share / cruise + 0.5 * up))
+
+
+def _lines(u: np.ndarray, w: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Onset and duration, for each shape (rows of ``u``, the shares of its duration
+    at which it crosses the levels), that best put its crossings at ``times``
+    (weighted linear least squares)."""
+    sw, su, suu = w.sum(), (w * u).sum(axis=1), (w * u * u).sum(axis=1)
+    st, sut = (w * times).sum(), (w * u * times).sum(axis=1)
+    duration = (sw * sut - su * st) / (sw * suu - su * su)
+    return (st - duration * su) / sw, duration
+
+
+def _end_shift(u: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """How far (shares of the duration, both ends summed) each shape in ``u`` puts the
+    ends of a stroke that moved as ``reference``: what wrongly trusting it costs."""
+    onset, duration = _lines(u, _WEIGHTS, reference)
+    return np.abs(onset) + np.abs(onset + duration - 1.0)
+
+
+_A, _B = (g.ravel() for g in np.meshgrid(_EXPONENTS, _EXPONENTS, indexing="ij"))
+_UP, _DOWN = (g.ravel() for g in np.meshgrid(_RAMPS, _RAMPS, indexing="ij"))
+_SHAPES = np.vstack((betaincinv(_A[:, None], _B[:, None], LEVELS[None, :]),
+                     _trapezoid(_UP[:, None], _DOWN[:, None], LEVELS[None, :])))
+"""For each shape (bell: a, b; trapezoid: up, down), the share of its duration at which it
+crosses each level."""
+_MIN_JERK = betaincinv(3.0, 3.0, LEVELS)
+_PRIOR = np.concatenate(((_A - 3.0) ** 2 + (_B - 3.0) ** 2,
+                         0.25 + _end_shift(_SHAPES[len(_A):], _MIN_JERK) ** 2 / 0.02))
+"""Distance of each shape from minimum jerk, the shape people move in unless shown otherwise.
+
+A bell's is that of its exponents: how it creeps out of rest and into the end. A
+trapezoid's is how far it would put the ends of a minimum-jerk stroke, in the bells'
+units (0.02 squared shares of the duration per unit, their median ratio), plus 0.25
+for being the other family: with sensor noise, near-triangular trapezoids otherwise
+fit a skewed bell's crossings as well and take its ends (bench/accuracy.py, shape
+conditions: 0 puts skewed strokes' p95 at 0.9 s; 2, trapezoids never chosen, leaves
+trapezoidal ones at 0.8-1.2 s; 0.25 balances them at 0.5-0.8 s).
+"""
 MAX_SHARE = 0.2   # noise never pushes the fitted levels further in than this from an end
 
 
@@ -128,13 +174,10 @@ def stroke(t: np.ndarray, x: np.ndarray, known: np.ndarray, middle: int, begin_d
     if np.count_nonzero(use) < 3:
         return None, None
     u, w, tt = _SHAPES[:, use], _WEIGHTS[use], times[use]
-    sw, su, suu = w.sum(), (w * u).sum(axis=1), (w * u * u).sum(axis=1)
-    st, sut = (w * tt).sum(), (w * u * tt).sum(axis=1)
-    duration = (sw * sut - su * st) / (sw * suu - su * su)
-    onset = (st - duration * su) / sw
+    onset, duration = _lines(u, w, tt)
     # misfit in shares of the duration, so the prior weighs the same for quick and slow
     misfit = (w * (onset[:, None] + duration[:, None] * u - tt) ** 2).sum(axis=1) / (
-        sw * np.maximum(duration, 1e-3) ** 2) + shape_prior * _PRIOR
+        w.sum() * np.maximum(duration, 1e-3) ** 2) + shape_prior * _PRIOR
     best = int(np.argmin(misfit))
     begin_s, end_s = float(onset[best]), float(onset[best] + duration[best])
     shares = LEVELS[use]

@@ -98,6 +98,18 @@ def test_toe_taps_before_the_first_raise_do_not_decide_which_way_is_up():
     assert len(result.reps) == 3 and all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps)
 
 
+def test_a_set_under_way_before_the_first_still_second_counts_once_the_foot_rests():
+    """A recording started mid-set on a loaded stage: the foot sways between raises and is
+    never still for a second until the set ends. Its raises say which way is up as
+    well as any later ones, so they count, reported once the level is known."""
+    sway = [(2.0, 0.4), (-1.0, 0.4), (0.0, 0.3)]
+    raises = ([(30.0, 1.0), (30.0, 0.8), (0.0, 1.0), (0.0, 0.6)] + sway) * 4 + [(0.0, 3.0)]
+    block = _pitched(raises)
+    block = block[int(3 * 100.0) - 60:]     # of the standing the helper starts with, 0.6 s
+    result = analyze(block.split(10), load_stage(2))
+    assert len(result.reps) == 4 and all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_upside_down_or_on_the_heel_counter_the_direction_comes_out_right(seed):
     rotation = (Rotation.from_euler("z", 40 * seed, degrees=True)

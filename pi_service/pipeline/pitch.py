@@ -132,7 +132,7 @@ class PitchTracker:
         if self._gravity is None or self._gravity.has_gyro != (grid.gyro_dps is not None):
             self._gravity = GravityEstimator(self.params, grid.gyro_dps is not None)
         motion = self._gravity(grid)
-        changes = self.posture.update(motion)
+        changes = self.posture.update(motion, self._pending if self._reference is None else ())
         out: list[Frame] = []
         lo = 0
         for j, ref in [*changes, (len(motion.t), None)]:

@@ -29,6 +29,7 @@ block partition never matters.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,8 +146,12 @@ class Posture:
             return None
         return self._decide(lean)
 
-    def update(self, m: Motion) -> list[tuple[int, Reference]]:
-        """Scan a piece; returns ``(index, reference)`` for each change, in order."""
+    def update(self, m: Motion, held: Sequence[Motion] = ()) -> list[tuple[int, Reference]]:
+        """Scan a piece; returns ``(index, reference)`` for each change, in order.
+
+        ``held`` are the pieces before it that waited for a level: if this piece
+        brings the first one, the movements in them vote now.
+        """
         changes: list[tuple[int, Reference]] = []
         lo = 0
         for standing in (*m.standings, None):
@@ -154,7 +159,10 @@ class Posture:
             if self.reference is not None and hi > lo:
                 self._excursions(m, lo, hi, changes)
             if standing is not None:
+                first = self.reference is None
                 self._standing(standing, changes)
+                if first and self.reference is not None:
+                    self._recall(held, m, hi, changes)
             lo = hi
         if not self.decided:
             onsets = np.diff(m.impact.astype(np.int8), prepend=np.int8(self._last_impact)) > 0
@@ -216,6 +224,21 @@ class Posture:
                 self._vote(lo + stop, self._far_cross, strong, changes)
             self._far_cross = None
             j = stop + 1
+
+    def _recall(self, held: Sequence[Motion], m: Motion, hi: int, changes: list) -> None:
+        """The first level is known: the excursions that came before it vote now.
+
+        A stream may start mid-set, the foot never still for a second until the set
+        ends; its raises are as good evidence of the direction as later ones, and
+        what waited with them is measured once the direction is known.
+        """
+        found: list = []
+        for piece in held:
+            self._excursions(piece, 0, len(piece.t), found)
+        self._excursions(m, 0, hi, found)
+        self._far_cross = None      # still out when the standing began: it was not
+        if found:
+            changes.append((hi - 1, self.reference))
 
     # -- decisions --------------------------------------------------------------------------
 

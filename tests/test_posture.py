@@ -110,6 +110,41 @@ def test_a_set_under_way_before_the_first_still_second_counts_once_the_foot_rest
     assert len(result.reps) == 4 and all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps)
 
 
+def _tilts(moves: list[tuple[float, float, float, bool]], rate_hz: float = 100.0
+           ) -> SampleBlock:
+    """Accelerometer samples of a foot turned through minimum-jerk moves ``(to_pitch_deg,
+    to_roll_deg, seconds, jolt)`` after 3 s standing; ``jolt`` rings 2 g at the move's end
+    (a foot landing on a step)."""
+    pitch, roll, jolts = [np.zeros(int(3 * rate_hz))], [np.zeros(int(3 * rate_hz))], []
+    for to_pitch, to_roll, seconds, jolt in moves:
+        n = int(seconds * rate_hz)
+        tau = np.arange(1, n + 1) / n
+        shape = tau**3 * (10 - 15 * tau + 6 * tau**2)
+        pitch.append(pitch[-1][-1] + (to_pitch - pitch[-1][-1]) * shape)
+        roll.append(roll[-1][-1] + (to_roll - roll[-1][-1]) * shape)
+        if jolt:
+            jolts.append(sum(len(p) for p in pitch))
+    p, r = np.radians(np.concatenate(pitch)), np.radians(np.concatenate(roll))
+    accel = np.column_stack([np.sin(p) * np.cos(r), -np.sin(r), np.cos(p) * np.cos(r)])
+    ring = 2.0 * np.exp(-np.arange(8) / 3.0) * np.cos(np.pi * 0.6 * np.arange(8))
+    for k in jolts:
+        accel[k:k + 8, 2] += ring[:len(accel[k:k + 8])]
+    accel += np.random.default_rng(2).normal(0, 0.002, accel.shape)
+    return SampleBlock(np.arange(len(p)) / rate_hz, accel, None)
+
+
+def test_steps_onto_a_box_do_not_turn_the_raise_axis():
+    """Step-ups between sets turn the foot about other axes too: they must not pull the
+    raise axis off, or every raise after reads too low."""
+    raise_ = [(30.0, 0.0, 2.0, False), (30.0, 0.0, 1.0, False), (0.0, 0.0, 2.0, False),
+              (0.0, 0.0, 2.0, False)]
+    step = [(25.0, 30.0, 0.6, True), (0.0, 0.0, 0.6, True), (0.0, 0.0, 0.8, False)]
+    block = _tilts(raise_ * 3 + step * 20 + [(0.0, 0.0, 3.0, False)] + raise_ * 3)
+    result = analyze(block.split(10), load_stage(2))
+    assert len(result.reps) == 6
+    assert all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps[3:])
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_upside_down_or_on_the_heel_counter_the_direction_comes_out_right(seed):
     rotation = (Rotation.from_euler("z", 40 * seed, degrees=True)

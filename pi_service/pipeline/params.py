@@ -82,6 +82,13 @@ class DetectorParams:
     """A still orientation this far off the pitch plane means the sensor was re-mounted."""
     refine_axis_deg: float = 2.0
     """Later large excursions this far from the current axis refine it."""
+    foreign_vote_deg: float = 30.0
+    """A large excursion whose far side lies further than this from a settled axis turned
+    the foot about another one (a step-up, a stride): it says which side is up, not
+    where the axis lies."""
+    settled_votes: int = 3
+    """Large excursions after the decision before the axis counts as settled: the first
+    may have been decided by a stride."""
     max_pending_s: float = 120.0
     """Samples kept while the raise direction is unknown; then the best evidence decides."""
 

@@ -126,6 +126,7 @@ class Posture:
         self._cos_return = math.cos(math.radians(params.return_deg))
         self._votes: list[np.ndarray] = []          # small excursions, before a decision
         self._tally = np.zeros(3)                   # large excursions since the decision
+        self._since = 0                             # how many
         self._lean = np.zeros(3)                    # sum |c| c over excursions (forced call)
 
     @property
@@ -298,6 +299,10 @@ class Posture:
             return
         if not strong:
             return
+        self._since += 1
+        if self._since > self.params.settled_votes and \
+                _angle_deg(vote, ref.axis) > self.params.foreign_vote_deg:
+            vote = float(vote @ ref.axis) * ref.axis     # its side only
         self._tally += vote
         axis = _across(self._tally, ref.down)
         if float(self._tally @ ref.axis) < 0.0:
@@ -314,5 +319,6 @@ class Posture:
         ref = self.reference
         self.reference = Reference(ref.baseline_g, ref.down, _across(axis, ref.down))
         self._tally = self.reference.axis.copy()
+        self._since = 0
         self._votes = []
         return self.reference

@@ -193,9 +193,9 @@ class Conditioner:
             t = np.concatenate((self._prev[0], t))
             x = np.concatenate((self._prev[1], x))
         self._prev = (t[-1:], x[-1:])
+        if t[-1] - t[0] <= p.bridge_gap_s:
+            return self._grid(t, x)      # the usual case: too short to hold a long gap
         steps = t[1:] - t[:-1]
-        if len(t) < 2 or steps.max() <= p.bridge_gap_s:
-            return self._grid(t, x)      # the usual case: nothing to restart after
         start = 0
         for i in np.flatnonzero(steps > p.bridge_gap_s):
             # grid up to the last sample before the gap, then a fresh grid after it

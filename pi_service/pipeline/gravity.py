@@ -86,8 +86,13 @@ class Motion:
     standings: tuple[Standing, ...] = ()
 
 
+def _square(v: np.ndarray) -> np.ndarray:
+    """Squared length of each row (n, 3)."""
+    return (v * v).sum(axis=1)
+
+
 def _norm(v: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.vecdot(v, v))
+    return np.sqrt(_square(v))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -167,7 +172,7 @@ class GravityEstimator:
                               a))
         self._last = ext[-2:]
         d = ext[2:] - 2.0 * ext[1:-1] + ext[:-2]
-        impact = self._ringing(np.vecdot(d, d))
+        impact = self._ringing(_square(d))
         size = _norm(a)
         if size.min() >= p.flight_g:        # the usual block: no free fall in it
             self._above_s, flight = float(t[-1]), np.zeros(len(t), dtype=bool)
@@ -214,7 +219,7 @@ class GravityEstimator:
             ext = np.concatenate((np.repeat(ext[:1], k - pad, axis=0), ext))
         self._tail = ext[-k:]
         d = ext[k:] - ext[:-k]
-        moving = np.vecdot(d, d) >= self._moving_g2
+        moving = _square(d) >= self._moving_g2
         moving |= jolted
         busy = np.maximum.accumulate(np.where(moving, t, self._busy_s))
         self._busy_s = float(busy[-1])

@@ -68,7 +68,7 @@ class Reference:
 
     def pitch_deg(self, gravity: np.ndarray) -> np.ndarray:
         """Signed heel-up angle (deg) of unit gravity vectors (n, 3) from level."""
-        return np.arctan2(np.vecdot(gravity, self._up), np.vecdot(gravity, self.down)) * _DEG
+        return np.arctan2(gravity.dot(self._up), gravity.dot(self.down)) * _DEG
 
 
 def _across(v: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -171,7 +171,7 @@ class Posture:
         """
         d = self.reference.down
         g = m.gravity_live[lo:hi]
-        cos = np.vecdot(g, d)
+        cos = g.dot(d)
         vote_cos = self._cos_strong if self.decided else self._cos_weak
         out = cos <= vote_cos
         away = bool(out.any())

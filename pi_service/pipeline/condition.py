@@ -25,6 +25,7 @@ the blocks, so any partition gives the same output.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,14 +44,23 @@ class SampleError(HeelRaiseError, ValueError):
 class Grid:
     """Samples on the internal grid.
 
-    ``known`` is False for samples interpolated across a gap: they keep filters
-    and states continuous, but nothing is measured from them.
+    ``samples`` is the accelerometer (g) with, where there is one, the gyro (deg/s)
+    beside it, (n, 3) or (n, 6), resampled together and kept together for the
+    stages that want both. ``known`` is False for samples interpolated across a
+    gap: they keep filters and states continuous, but nothing is measured from them.
     """
 
     t: np.ndarray
-    accel_g: np.ndarray
-    gyro_dps: np.ndarray | None
+    samples: np.ndarray
     known: np.ndarray
+
+    @property
+    def accel_g(self) -> np.ndarray:
+        return self.samples[:, :3]
+
+    @property
+    def gyro_dps(self) -> np.ndarray | None:
+        return self.samples[:, 3:] if self.samples.shape[1] > 3 else None
 
 
 @dataclass
@@ -117,30 +127,29 @@ class Conditioner:
             self.has_gyro = False
             self._prev = None
         t = block.t
-        x = np.hstack((block.accel_g, gyro)) if self.has_gyro else block.accel_g
+        x = np.concatenate((block.accel_g, gyro), axis=1) if self.has_gyro else block.accel_g
         if self._held is not None:
             held_t, held_x = self._held
             t = np.concatenate((held_t, t))
             x = np.concatenate((held_x[:, :x.shape[1]], x))
             self._held = None
         limits = self._limits[:x.shape[1]]
-        with np.errstate(invalid="ignore"):
-            # the usual block is all good: one check for all of it (NaN fails it too)
-            fine = bool((np.abs(x).max(axis=0) <= limits).all()) and bool(np.isfinite(t).all())
-            ok = None if fine else (np.abs(x) <= limits).all(axis=1) & np.isfinite(t)
-        if ok is not None and not ok.all():
+        last = -math.inf if self._stamp_s is None else self._stamp_s
+        if bool((np.abs(x) <= limits).all()) and t[0] > last and t[-1] < math.inf and (
+                len(t) == 1 or bool((t[1:] > t[:-1]).all())):
+            # the usual block, in one check (NaN fails every comparison): all readable, no
+            # shared stamps, so the times stay as they are
+            self._held = t[-1:], x[-1:]
+            if len(t) > 1:
+                self._stamp_s = float(t[-2])
+            return t[:-1], x[:-1]
+        ok = (np.abs(x) <= limits).all(axis=1) & np.isfinite(t)
+        if not ok.all():
             bad = np.flatnonzero(~ok)
             self.quality.bad_samples.add(len(bad), t[bad[0]] if np.isfinite(t[bad[0]]) else 0.0)
             t, x = t[ok], x[ok]
             if not len(t):
                 return t, x
-        last = -np.inf if self._stamp_s is None else self._stamp_s
-        if t[0] > last and (len(t) == 1 or (t[1:] > t[:-1]).all()):
-            # the usual block: no shared stamps, the times stay as they are
-            self._held = t[-1:], x[-1:]
-            if len(t) > 1:
-                self._stamp_s = float(t[-2])
-            return t[:-1], x[:-1]
         steps = np.diff(t, prepend=last)
         if steps.min() < 0.0:
             i = int(np.flatnonzero(steps < 0)[0])
@@ -181,12 +190,12 @@ class Conditioner:
         if self._prev is None:
             self._origin_s, self._next_k = float(t[0]), 0
         else:
-            t = np.concatenate(([self._prev[0]], t))
-            x = np.concatenate((self._prev[1][None, :], x))
-        self._prev = (float(t[-1]), x[-1])
-        if len(t) < 2 or (t[1:] - t[:-1]).max() <= p.gap_s:
-            return self._grid(t, x)      # the usual case: no gap
-        steps = np.diff(t)
+            t = np.concatenate((self._prev[0], t))
+            x = np.concatenate((self._prev[1], x))
+        self._prev = (t[-1:], x[-1:])
+        if t[-1] - t[0] <= p.bridge_gap_s:
+            return self._grid(t, x)      # the usual case: too short to hold a long gap
+        steps = t[1:] - t[:-1]
         start = 0
         for i in np.flatnonzero(steps > p.bridge_gap_s):
             # grid up to the last sample before the gap, then a fresh grid after it
@@ -205,21 +214,22 @@ class Conditioner:
         self._next_k = last_k + 1
         grid_t = self._origin_s + k * self.period_s
         if len(t) == 1:
-            values = np.repeat(x[:1], len(k), axis=0)
-            known = np.ones(len(k), dtype=bool)
-        else:
-            i = np.searchsorted(t, grid_t, side="right") - 1
-            np.clip(i, 0, len(t) - 2, out=i)
-            span = t[i + 1] - t[i]
-            frac = (grid_t - t[i]) / span
-            np.clip(frac, 0.0, 1.0, out=frac)
-            values = x[i] + frac[:, None] * (x[i + 1] - x[i])
-            known = span <= self.params.gap_s
-            if not known.all():
-                known |= (frac == 0.0) | (frac == 1.0)
-        gyro = values[:, 3:] if self.has_gyro else None
+            return [Grid(grid_t, np.repeat(x, len(k), axis=0), np.ones(len(k), dtype=bool))]
+        # (on arrays this small the methods searchsorted and take cost a third of the
+        # functions and fancy indexing, and two ufuncs a quarter of np.clip)
+        i = t.searchsorted(grid_t, side="right") - 1
+        np.minimum(np.maximum(i, 0, out=i), len(t) - 2, out=i)
+        t0, x0 = t[i], x.take(i, axis=0)
+        span = t[i + 1] - t0
+        frac = (grid_t - t0) / span
+        np.minimum(np.maximum(frac, 0.0, out=frac), 1.0, out=frac)
+        values = x0 + frac[:, None] * (x.take(i + 1, axis=0) - x0)
+        if span.max() <= self.params.gap_s:     # the usual case: no gap bridged
+            return [Grid(grid_t, values, np.ones(len(k), dtype=bool))]
+        known = span <= self.params.gap_s
+        known |= (frac == 0.0) | (frac == 1.0)
         if known.all():
-            return [Grid(grid_t, values[:, :3], gyro, known)]
+            return [Grid(grid_t, values, known)]
         out: list[Grid | Gap] = []
         cut = 0
         # each bridged gap is reported between the samples before its end and after
@@ -227,15 +237,9 @@ class Conditioner:
         for j in np.flatnonzero(steps > self.params.gap_s):
             end = int(np.searchsorted(grid_t, t[j + 1], side="left"))
             if end > cut and not known[end - 1]:
-                out.append(self._piece(grid_t, values, gyro, known, cut, end))
+                out.append(Grid(grid_t[cut:end], values[cut:end], known[cut:end]))
                 out.append(Gap(float(t[j]), float(t[j + 1]), restarted=False))
                 cut = end
         if cut < len(k):
-            out.append(self._piece(grid_t, values, gyro, known, cut, len(k)))
+            out.append(Grid(grid_t[cut:], values[cut:], known[cut:]))
         return out
-
-    @staticmethod
-    def _piece(t: np.ndarray, values: np.ndarray, gyro: np.ndarray | None, known: np.ndarray,
-               lo: int, hi: int) -> Grid:
-        return Grid(t[lo:hi], values[lo:hi, :3], None if gyro is None else gyro[lo:hi],
-                    known[lo:hi])

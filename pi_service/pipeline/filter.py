@@ -36,26 +36,23 @@ class StreamingLowPass:
         self.delay_s = float(delay[0]) / rate_hz
         """Low-frequency group delay: how late slow movements come out, in seconds."""
         self._sections = [(b, a) for b, a in zip(self.sos[:, :3], self.sos[:, 3:], strict=True)]
-        self._zi: np.ndarray | None = None
+        self._zi: list[np.ndarray] | None = None     # each section's state
 
     def restart(self) -> None:
         """Forget the past: the next sample starts the filter settled on itself."""
         self._zi = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Filter ``x`` (n, k), continuing from the last call."""
-        if self._zi is None:
-            self._zi = self._zi_unit * x[0][None, None, :]
-        return self._run(x)
+        """Filter ``x`` (n, k), continuing from the last call.
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        """``sosfilt`` over ``x``, section by section with ``lfilter``.
-
-        The same arithmetic and state as ``sosfilt(self.sos, x, axis=0, zi=...)``
-        (each section is a transposed direct-form II biquad), but a fifth of its
-        per-call overhead: with blocks of ten samples that overhead was half the
-        pipeline's time (bench/throughput.py).
+        ``sosfilt`` over ``x``, section by section with ``lfilter``: the same
+        arithmetic and state as ``sosfilt(self.sos, x, axis=0, zi=...)`` (each
+        section is a transposed direct-form II biquad), but a fifth of its per-call
+        overhead: with blocks of ten samples that overhead was half the pipeline's
+        time (bench/throughput.py).
         """
+        if self._zi is None:
+            self._zi = list(self._zi_unit * x[0][None, None, :])
         zi = self._zi
         for section, (b, a) in enumerate(self._sections):
             x, zi[section] = lfilter(b, a, x, axis=0, zi=zi[section])

@@ -86,8 +86,13 @@ class Motion:
     standings: tuple[Standing, ...] = ()
 
 
+def _square(v: np.ndarray) -> np.ndarray:
+    """Squared length of each row (n, 3)."""
+    return (v * v).sum(axis=1)
+
+
 def _norm(v: np.ndarray) -> np.ndarray:
-    return np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+    return np.sqrt(_square(v))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -124,6 +129,8 @@ class GravityEstimator:
         self._lag = max(1, round(params.velocity_lag_s * params.rate_hz))
         self._window_n = max(2, round(params.still_s * params.rate_hz))
         self._ring_levels = np.array([params.impact_g ** 2, 0.25 * params.impact_g ** 2])
+        # a turn of gravity faster than still_rate_dps, as the squared chord over the lag
+        self._moving_g2 = (math.radians(params.still_rate_dps) * self._lag / params.rate_hz) ** 2
         self._zero_counts = np.zeros((1, 2), dtype=np.intp)
         self._ahrs: imufusion.Ahrs | None = None
         self._bias: imufusion.Bias | None = None
@@ -165,19 +172,22 @@ class GravityEstimator:
                               a))
         self._last = ext[-2:]
         d = ext[2:] - 2.0 * ext[1:-1] + ext[:-2]
-        swing = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2]
-        impact = self._ringing(swing)
+        impact = self._ringing(_square(d))
         size = _norm(a)
-        above = np.maximum.accumulate(np.where(size >= p.flight_g, t, self._above_s))
-        self._above_s = float(above[-1])
-        flight = t - above >= p.flight_s
+        if size.min() >= p.flight_g:        # the usual block: no free fall in it
+            self._above_s, flight = float(t[-1]), np.zeros(len(t), dtype=bool)
+        else:
+            above = np.maximum.accumulate(np.where(size >= p.flight_g, t, self._above_s))
+            self._above_s = float(above[-1])
+            flight = t - above >= p.flight_s
         still_for = self._still_for(t, smooth, impact | flight | ~grid.known)
         standings = self._standings(grid, still_for)
         fused = np.zeros(len(t), dtype=bool)
+        raw = a / size[:, None]
         if self._ahrs is None:
-            raw, live = a / size[:, None], _unit(smooth)
+            live = _unit(smooth)
         else:
-            raw = self._fuse(grid.gyro_dps, a, smooth, standings, fused)
+            self._fuse(grid.gyro_dps, a, smooth, standings, raw, fused)
             live = _unit(self._gravity_lp(raw))
         return Motion(t, grid.known, live, raw, impact, flight, still_for, fused, standings)
 
@@ -187,6 +197,8 @@ class GravityEstimator:
         n = RING_SAMPLES
         ext = np.concatenate((self._swings, swing))
         self._swings = ext[-(n - 1):]
+        if ext.max() <= self._ring_levels[0]:
+            return np.zeros(len(swing), dtype=bool)     # the usual block: nothing jolted
         # how many of each window's differences pass each level, from running counts
         counts = np.cumsum(ext[:, None] > self._ring_levels, axis=0)
         counts = counts[n - 1:] - np.concatenate((self._zero_counts, counts[:-n]))
@@ -207,8 +219,7 @@ class GravityEstimator:
             ext = np.concatenate((np.repeat(ext[:1], k - pad, axis=0), ext))
         self._tail = ext[-k:]
         d = ext[k:] - ext[:-k]
-        limit = math.radians(self.params.still_rate_dps) * k / self.params.rate_hz
-        moving = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2] >= limit * limit
+        moving = _square(d) >= self._moving_g2
         moving |= jolted
         busy = np.maximum.accumulate(np.where(moving, t, self._busy_s))
         self._busy_s = float(busy[-1])
@@ -216,14 +227,15 @@ class GravityEstimator:
 
     def _standings(self, grid: Grid, still_for: np.ndarray) -> tuple[Standing, ...]:
         """Each still second completed in this piece, with its mean and spread."""
-        samples = grid.accel_g if grid.gyro_dps is None else np.hstack((grid.accel_g,
-                                                                         grid.gyro_dps))
+        samples = grid.samples
         recent = samples if self._window is None else np.concatenate((self._window, samples))
         offset = len(recent) - len(samples)
         self._window = recent[-self._window_n:]
         s = self.params.still_s
-        before = np.concatenate(([self._still_before], still_for[:-1]))
-        self._still_before = float(still_for[-1])
+        still_before, self._still_before = self._still_before, float(still_for[-1])
+        if still_for.max() < s or (still_before >= s and still_for.min() >= s):
+            return ()       # the usual block: moving, or still all along
+        before = np.concatenate(([still_before], still_for[:-1]))
         crossed = np.flatnonzero((still_for >= s) & (before < s))
         out = []
         for j in crossed:
@@ -236,12 +248,12 @@ class GravityEstimator:
         return tuple(out)
 
     def _fuse(self, gyro: np.ndarray, accel: np.ndarray, smooth: np.ndarray,
-              standings: tuple[Standing, ...], fused: np.ndarray) -> np.ndarray:
-        """AHRS gravity from the first still standing on; the accelerometer before it.
+              standings: tuple[Standing, ...], out: np.ndarray, fused: np.ndarray) -> None:
+        """AHRS gravity from the first still standing on, into ``out`` (which holds the
+        accelerometer's direction, kept before it).
 
         ``fused`` is set where the AHRS gave the gravity.
         """
-        out = accel / _norm(accel)[:, None]
         ahrs, bias = self._ahrs, self._bias
         starts = [(s.index, s.gyro_dps) for s in standings]
         lo = 0
@@ -259,4 +271,3 @@ class GravityEstimator:
                 ahrs.set_quaternion(_level_quaternion(smooth[j]))
                 self._fusing = True
             lo = j
-        return out

@@ -164,10 +164,13 @@ class PhaseDetector:
             else np.concatenate((np.full(lag, frame.fit_deg[0]), frame.fit_deg))
         before, self._fit_tail = before[:len(t)], before[-lag:]
         impact = frame.impact
-        self._onset = impact & ~np.concatenate(([self._impact_last], impact[:-1]))
-        began = np.maximum.accumulate(np.where(self._onset | ~impact, np.arange(len(t)), -1))
-        held = np.where(began >= 0, before[np.maximum(began, 0)], self._held_before)
-        self._before = np.where(impact, held, before)
+        if impact.any():
+            self._onset = impact & ~np.concatenate(([self._impact_last], impact[:-1]))
+            began = np.maximum.accumulate(np.where(self._onset | ~impact, np.arange(len(t)), -1))
+            held = np.where(began >= 0, before[np.maximum(began, 0)], self._held_before)
+            self._before = np.where(impact, held, before)
+        else:   # the usual frame: no jolt, so no onset and nothing held
+            self._onset, self._before = impact, before
         self._held_before, self._impact_last = float(self._before[-1]), bool(impact[-1])
         self._v = self._ext_t = self._ext_p = None
         self._prev_tail = self._tail_t, self._tail_p
@@ -290,11 +293,12 @@ class PhaseDetector:
         landing = t < self._last_end_s + self.params.landing_grace_s
         standing = t >= self._rested_s + self.params.rested_s
         jolt = self._flight[i:stop] | (self._impact[i:stop] & ~landing & ~standing)
-        up = p - b > on
+        rise = p - b
+        up = rise > on
         if up.any():
             # still coming down (the live pitch lags a heel that has landed) is not rising
             up &= self.v[i:stop] > 0.0
-        hits = np.flatnonzero(up | (p - b < -on) | jolt)
+        hits = np.flatnonzero(up | (rise < -on) | jolt)
         if len(hits) == 0:
             self._rest_deg = float(b[-1])
             return stop

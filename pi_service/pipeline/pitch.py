@@ -61,6 +61,8 @@ _ARRAYS = [f.name for f in fields(Motion) if f.name != "standings"]
 
 
 def _cut(m: Motion, lo: int, hi: int) -> Motion:
+    if lo == 0 and hi == len(m.t):
+        return m        # the usual piece: all of it, no new views
     return Motion(*(getattr(m, name)[lo:hi] for name in _ARRAYS))
 
 

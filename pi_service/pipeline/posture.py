@@ -69,10 +69,7 @@ class Reference:
 
     def pitch_deg(self, gravity: np.ndarray) -> np.ndarray:
         """Signed heel-up angle (deg) of unit gravity vectors (n, 3) from level."""
-        d, up = self.down, self._up
-        along = gravity[:, 0] * up[0] + gravity[:, 1] * up[1] + gravity[:, 2] * up[2]
-        level = gravity[:, 0] * d[0] + gravity[:, 1] * d[1] + gravity[:, 2] * d[2]
-        return np.arctan2(along, level) * _DEG
+        return np.arctan2(gravity.dot(self._up), gravity.dot(self.down)) * _DEG
 
 
 def _across(v: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -183,14 +180,15 @@ class Posture:
         """
         d = self.reference.down
         g = m.gravity_live[lo:hi]
-        cos = g[:, 0] * d[0] + g[:, 1] * d[1] + g[:, 2] * d[2]
+        cos = g.dot(d)
         vote_cos = self._cos_strong if self.decided else self._cos_weak
         out = cos <= vote_cos
-        if not self.decided and out.any():
+        away = bool(out.any())
+        if not self.decided and away:
             c = _cross_rows(d, g[out])
             size = np.sqrt((c * c).sum(axis=1))
             self._lean += (size[:, None] * c).sum(axis=0)
-        if self._far_cross is None and not out.any():
+        if self._far_cross is None and not away:
             return
         flight, impact = m.flight[lo:hi], m.impact[lo:hi]
         j = 0

@@ -145,6 +145,18 @@ def test_steps_onto_a_box_do_not_turn_the_raise_axis():
     assert all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps[3:])
 
 
+def test_a_foot_tilted_sideways_at_its_top_is_no_raise():
+    """A raise turns the foot about the ball of the foot; a movement that tilts it 35 deg
+    sideways as it pitches 25 (a step onto a box, a lunge's back foot) is something else,
+    however its pitch alone looks."""
+    raise_ = [(30.0, 0.0, 2.0, False), (30.0, 0.0, 1.0, False), (0.0, 0.0, 2.0, False),
+              (0.0, 0.0, 2.0, False)]
+    sideways = [(25.0, 35.0, 1.0, False), (25.0, 35.0, 0.5, False), (0.0, 0.0, 1.0, False),
+                (0.0, 0.0, 2.0, False)]
+    result = analyze(_tilts(raise_ * 5 + sideways * 3).split(10), load_stage(2))
+    assert len(result.reps) == 5 and all(r.start_s < 36.0 for r in result.reps)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_upside_down_or_on_the_heel_counter_the_direction_comes_out_right(seed):
     rotation = (Rotation.from_euler("z", 40 * seed, degrees=True)

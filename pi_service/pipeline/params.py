@@ -156,6 +156,13 @@ class DetectorParams:
     max_raise_accel_deg: float = 110.0
     """The same read from the accelerometer alone, which a quick raise's own
     acceleration makes read up to half as much again."""
+    max_roll_deg: float = 20.0
+    """No heel raise tilts the foot further than this out of its pitch plane at the top.
+    The heel inverts somewhat as it rises; step-ups and lunges read through the raise
+    axis tilt it 40-80 deg (bench/accuracy.py: every simulated raise under 8 deg, with
+    the gyro or without; the false reps in step-ups and lunges 38-77 deg)."""
+    roll_window_s: float = 0.1
+    """The tilt at the top is the median over this far either side of it."""
     max_drop_deg: float = 35.0
     """No heel drops further than this below rest (off a step, about 20 deg)."""
     min_stroke_s: float = 0.12

@@ -149,7 +149,8 @@ class PhaseDetector:
             self._forget_tails()
             self._reset(float(frame.t[0]))
         t, p = frame.t, frame.pitch_deg
-        self._history.append((t, frame.fit_deg, frame.known, frame.fused))
+        roll = frame.roll_deg if frame.roll_deg is not None else np.zeros(len(t))
+        self._history.append((t, frame.fit_deg, frame.known, frame.fused, roll))
         k = self._lag
         if self._tail_t is None:
             self._tail_t = t[0] - self.params.velocity_lag_s * np.arange(k, 0, -1) / k
@@ -634,6 +635,14 @@ class PhaseDetector:
         self._rest_since_s = float(t_s)
         self._last_end_s = float(t_s)
         top_s, lower_s = bounds.top_s, bounds.lower_s
+        # a heel raise turns the foot about the ball of the foot, tilting it little out of
+        # that plane at the top; a step-up or a lunge read through the same axis does not
+        # (the median over a tenth of a second: a jolt bends single samples any way)
+        at = m.top_detect_s - self.delay_s if top_s is None else top_s
+        near = np.abs(t - at) <= prm.roll_window_s
+        roll = np.concatenate([h[4] for h in self._history])[first:last]
+        if near.any() and float(np.median(np.abs(roll[near]))) > prm.max_roll_deg:
+            return
         if top_s is not None and lower_s is not None and lower_s < top_s:
             top_s = lower_s = 0.5 * (top_s + lower_s)   # no hold: the two fits meet
         up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)

@@ -45,6 +45,9 @@ class Frame:
         Jolts, and where the gyro was fused (see :class:`.gravity.Motion`).
     fresh : bool
         The reference changed at the first sample: nothing before it compares.
+    roll_deg : (n,) array, optional
+        How far the foot is tilted out of the pitch plane (deg, before the low-pass):
+        a heel raise turns about the ball of the foot and keeps it small. None: level.
     """
 
     t: np.ndarray
@@ -55,6 +58,7 @@ class Frame:
     flight: np.ndarray
     fused: np.ndarray
     fresh: bool
+    roll_deg: np.ndarray | None = None
 
 
 _ARRAYS = [f.name for f in fields(Motion) if f.name != "standings"]
@@ -193,4 +197,4 @@ class PitchTracker:
     @staticmethod
     def _frame(m: Motion, ref: Reference, fresh: bool) -> Frame:
         return Frame(m.t, m.known, ref.pitch_deg(m.gravity_live), ref.pitch_deg(m.gravity_fit),
-                     m.impact, m.flight, m.fused, fresh)
+                     m.impact, m.flight, m.fused, fresh, ref.roll_deg(m.gravity_fit))

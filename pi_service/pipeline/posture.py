@@ -71,6 +71,10 @@ class Reference:
         """Signed heel-up angle (deg) of unit gravity vectors (n, 3) from level."""
         return np.arctan2(gravity.dot(self._up), gravity.dot(self.down)) * _DEG
 
+    def roll_deg(self, gravity: np.ndarray) -> np.ndarray:
+        """Angle (deg) of unit gravity vectors (n, 3) out of the pitch plane."""
+        return np.arcsin(np.clip(gravity.dot(self.axis), -1.0, 1.0)) * _DEG
+
 
 def _across(v: np.ndarray, down: np.ndarray) -> np.ndarray:
     """``v`` made perpendicular to ``down`` and unit length."""

@@ -145,6 +145,18 @@ def test_steps_onto_a_box_do_not_turn_the_raise_axis():
     assert all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps[3:])
 
 
+def test_a_calibrated_axis_is_not_handed_to_the_first_steps_of_a_session():
+    """With the person's calibration the axis is known from the start: a session that
+    begins with steps onto a box keeps it, and the raises after read their height."""
+    raise_ = [(30.0, 0.0, 2.0, False), (30.0, 0.0, 1.0, False), (0.0, 0.0, 2.0, False),
+              (0.0, 0.0, 2.0, False)]
+    step = [(25.0, 30.0, 0.6, True), (0.0, 0.0, 0.6, True), (0.0, 0.0, 0.8, False)]
+    calibration = analyze(_tilts(raise_ * 3), load_stage(2)).calibration
+    block = _tilts(step * 6 + [(0.0, 0.0, 3.0, False)] + raise_ * 3)
+    result = analyze(block.split(10), load_stage(2), calibration)
+    assert len(result.reps) == 3 and all(abs(r.peak_deg - 30.0) < 3.0 for r in result.reps)
+
+
 def test_a_foot_tilted_sideways_at_its_top_is_no_raise():
     """A raise turns the foot about the ball of the foot; a movement that tilts it 35 deg
     sideways as it pitches 25 (a step onto a box, a lunge's back foot) is something else,

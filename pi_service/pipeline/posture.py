@@ -128,6 +128,8 @@ class Posture:
         self._votes: list[np.ndarray] = []          # small excursions, before a decision
         self._tally = np.zeros(3)                   # large excursions since the decision
         self._since = 0                             # how many
+        if calibration is not None:     # the person's own raises decided it: settled
+            self._tally, self._since = self.reference.axis.copy(), params.settled_votes
         self._lean = np.zeros(3)                    # sum |c| c over excursions (forced call)
 
     @property

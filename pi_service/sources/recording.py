@@ -124,7 +124,8 @@ class RecordingReader:
             size = np.linalg.norm(data[:, 1:4], axis=1)
         size[~np.isfinite(size)] = np.nan
         if step_s is None:
-            steps = np.diff(data[:, 0])
+            with np.errstate(invalid="ignore"):     # inf - inf: a bad t, left out below
+                steps = np.diff(data[:, 0])
             steps = steps[np.isfinite(steps) & (steps > 0)]
             step = float(np.median(steps)) if len(steps) else None
             if step is not None and step > MAX_STEP_S:

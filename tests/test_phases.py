@@ -169,6 +169,24 @@ def test_a_knock_that_bends_the_pitch_at_the_top_is_no_lowering():
     assert [r.knocks for b in (1, 3, 7) for r in _reps(_detect(trace, block=b))] == [1, 1, 1]
 
 
+@pytest.mark.parametrize("block", [1, 10])
+def test_a_knock_just_after_the_top_counts_and_a_landing_as_it_gets_there_does_not(block):
+    # a forefoot landing (a lunge, a stair) ends a movement: the foot is still moving as
+    # the jolt comes; a knock comes to a foot already still at its top
+    def trace(after_top_s: float | None) -> Trace:
+        tr = Trace().move(30.0, 1.0)
+        if after_top_s is not None:
+            tr.impact(top_s + after_top_s)
+        return tr.stay(2.0).move(0.0, 1.5).stay(2.0)
+
+    [top_s] = [e.t_s for e in _detect(trace(None), block=block)
+               if isinstance(e, PhaseChange) and e.phase == Phase.TOP]
+    knocked = _reps(_detect(trace(0.2), block=block))
+    assert len(knocked) == 1 and knocked[0].knocks == 1
+    landed = _detect(trace(0.02), block=block)
+    assert _reps(landed) == [] and "disturbed" in _phases(landed)
+
+
 def test_an_impact_while_rising_is_not_a_raise():
     trace = Trace()
     trace.impact(trace.now + 1.0)

@@ -143,7 +143,12 @@ class DetectorParams:
     knock_settle_s: float = 0.15
     """A knock bends the live pitch this long after it: no lowering is read off that."""
     touchdown_s: float = 0.3
-    """An impact this soon after the top is reached is a forefoot landing (a step)."""
+    """An impact this soon after the top is reached is a forefoot landing (a step) ..."""
+    touchdown_moving_s: float = 0.1
+    """... if the foot was still moving this shortly before it: a landing ends a
+    movement, a knock comes to a foot already still at its top (bench/accuracy.py: the
+    step and lunge landings came at most 0.08 s after the top, with the foot moving at
+    half its peak speed or more; knocks on held tops 0.17 s or later, the foot still)."""
     landing_grace_s: float = 0.3
     """An impact this soon after a rep ends is its landing still ringing."""
     rested_s: float = 0.2

@@ -61,6 +61,7 @@ class _Movement:
     gaps: int = 0
     knocks: int = 0
     jolted_s: float = -math.inf    # the last impact at the top
+    fast_s: float = -math.inf      # the last time the foot moved at speed, at its top
 
 
 class PhaseDetector:
@@ -363,7 +364,7 @@ class PhaseDetector:
         elif fell[j - i]:
             self._settle(j)
         else:
-            m.top_detect_s = m.moved_s = float(self._t[j])
+            m.top_detect_s = m.moved_s = m.fast_s = float(self._t[j])
             m.top_deg = m.peak_deg
             self._enter(Phase.TOP, j)
         return end
@@ -429,8 +430,16 @@ class PhaseDetector:
             moved = shifted = None
         too_long = t > m.detect_s + prm.max_movement_s
         # a foot that lands on its forefoot as it gets there stepped (a lunge, a stair):
-        # a raise reaches its top without an impact
+        # a raise reaches its top without an impact. A knock comes to a foot already still
+        # at its top.
         touchdown = self._impact[i:stop] & (t < m.top_detect_s + prm.touchdown_s)
+        if t[0] < m.top_detect_s + prm.touchdown_s:
+            fast = np.abs(self.v[i:stop]) >= prm.top_speed_share * m.peak_speed_dps
+            fast_s = np.maximum.accumulate(np.where(fast, t, m.fast_s))
+            before = np.concatenate(([m.fast_s], fast_s[:-1]))
+            touchdown &= t - before < prm.touchdown_moving_s
+        else:
+            fast_s = None
         exits = lowering | self._flight[i:stop] | too_long | touchdown | onward
         if shifted is not None:
             exits |= shifted
@@ -439,6 +448,8 @@ class PhaseDetector:
         if not m.paced and self.stage.min_up_s is not None:   # a rise that paused early
             self._pace(i, end, m.rest_deg + prm.pace_share * typical, typical)
         m.peak_deg = float(peak[end - 1 - i])
+        if fast_s is not None:
+            m.fast_s = float(fast_s[end - 1 - i])
         impacts = np.flatnonzero(self._impact[i:end])
         if len(impacts):
             m.jolted_s = float(t[impacts[-1]])

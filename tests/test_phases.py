@@ -149,6 +149,18 @@ def test_reps_with_no_pause_at_the_bottom_are_each_counted():
     assert len(_reps(_detect(trace))) == 3
 
 
+@pytest.mark.parametrize("block", [1, 10])
+def test_reps_that_come_back_higher_than_the_first_rest_are_each_counted(block):
+    # the level was taken with the heel hanging below a step; after the first rep the heel
+    # comes back only to the step's level, pauses there a moment and rises again
+    trace = Trace().move(40.0, 1.0).stay(1.0).move(15.0, 1.0).stay(0.4)
+    for _ in range(2):
+        trace.move(40.0, 1.5).stay(1.0).move(15.0, 1.5).stay(0.4)
+    reps = _reps(_detect(trace.stay(2.0), block=block))
+    assert len(reps) == 3
+    assert [r.up_s for r in reps] == pytest.approx([1.0, 1.5, 1.5], abs=0.15)
+
+
 def test_a_knock_at_the_top_is_counted_not_fatal():
     trace = Trace().move(30.0, 3.0).stay(1.0).impact().stay(1.0).move(0.0, 3.0).stay(2.0)
     [rep] = _reps(_detect(trace))

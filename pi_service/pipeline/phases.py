@@ -62,6 +62,7 @@ class _Movement:
     knocks: int = 0
     jolted_s: float = -math.inf    # the last impact at the top
     fast_s: float = -math.inf      # the last time the foot moved at speed, at its top
+    halted_s: float = math.nan     # the lowering paused there, a raise's worth down
 
 
 class PhaseDetector:
@@ -488,8 +489,18 @@ class PhaseDetector:
                 p < b + prm.settle_share * travel)
         else:   # it stays there (and does not go on below rest): the lowering is over
             ended = t >= m.settled_s + prm.settle_confirm_s
-        # up again before it came down: the next raise began without a pause at rest
-        rebound = (low < b + prm.settle_share * travel) & (p > low + on) & (v > 0.0)
+        # a movement that stops on its way down and stays: if small, a weight shift; if it
+        # came a raise's worth down, a raise from hanging below a step that ended at level
+        moved = np.maximum.accumulate(np.where(
+            np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
+        came_down = p < m.peak_deg - self._count_deg
+        stopped = (t - moved >= prm.quiet_s) & ((travel < self._count_deg) | came_down)
+        paused = (t - moved >= prm.rested_s) & came_down & (p < b + 0.5 * travel)
+        halted_s = np.fmax.accumulate(np.where(paused, moved, m.halted_s))
+        # up again before it came down, or from where it paused in the lower half, a
+        # raise's worth down: the next raise began without this one reaching its rest
+        rebound = ((low < b + prm.settle_share * travel) | ~np.isnan(halted_s)) & (
+            p > low + on) & (v > 0.0)
         impact = self._impact[i:stop]
         # the heel landing at level; an impact with the toes up is a heel strike (walking)
         before = self._before[i:stop]
@@ -498,18 +509,13 @@ class PhaseDetector:
         # still near the top: the shoe knocked the step as the lowering began
         knock = impact & (before >= m.peak_deg - prm.drop_share * travel)
         jolt = self._flight[i:stop] | (impact & ~landed & ~knock)
-        # a movement that stops on its way down and stays: if small, a weight shift; if it
-        # came a raise's worth down, a raise from hanging below a step that ended at level
-        moved = np.maximum.accumulate(np.where(
-            np.abs(v) > prm.still_speed_share * self.typical_deg, t, m.moved_s))
-        stopped = (t - moved >= prm.quiet_s) & (
-            (travel < self._count_deg) | (p < m.peak_deg - self._count_deg))
         exits = dropped | ended | landed | jolt | rebound | stopped
         hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_speed_dps = float(low_speed[end - 1 - i])
         m.low_deg = float(low[end - 1 - i])
         m.moved_s = float(moved[end - 1 - i])
+        m.halted_s = float(halted_s[end - 1 - i])
         if len(hits) == 0:
             return stop
         j, k = end - 1, end - 1 - i
@@ -520,11 +526,14 @@ class PhaseDetector:
             self._enter(Phase.HEEL_DROP, j)
         elif landed[k] or (ended[k] and not math.isnan(m.settled_s)):
             self._complete(float(self._t[j]), heel_drop=False)
+            self._rest_deg = m.rest_deg     # back where it began, if not where the last did
             self._enter(Phase.REST, j)
         elif ended[k]:
             m.settled_s = float(self._t[j])
         elif rebound[k]:
-            self._complete(float(self._t[j]), heel_drop=False)
+            # from a pause, this rep ended as the foot stopped: the next one's onset is its own
+            self._complete(m.halted_s if m.halted_s <= self._t[j] else float(self._t[j]),
+                           heel_drop=False)
             self._start(j, m.low_deg)
         else:
             if travel >= self._count_deg:

@@ -26,6 +26,7 @@ class Trace:
         self.p = [np.zeros(len(self.t[0]))]
         self.impacts: list[float] = []
         self.flights: list[tuple[float, float]] = []
+        self.gyro = True    # the pitch fused with a gyro (else the accelerometer's alone)
 
     @property
     def now(self) -> float:
@@ -66,7 +67,7 @@ class Trace:
         for lo, hi in self.flights:
             flight[(t >= lo) & (t < hi)] = True
         return Frame(t, np.ones(len(t), dtype=bool), p, p, impact, flight,
-                     np.ones(len(t), dtype=bool), fresh=True)
+                     np.full(len(t), self.gyro), fresh=True)
 
 
 FIELDS = ("t", "known", "pitch_deg", "fit_deg", "impact", "flight", "fused")
@@ -231,6 +232,20 @@ def test_quick_reps_whose_landing_rings_on_below_rest_are_each_counted():
     trace.stay(2.0)
     reps = _reps(_detect(trace))
     assert len(reps) == 3 and all(r.verdict == Verdict.TOO_FAST for r in reps)
+
+
+@pytest.mark.parametrize("block", [1, 10])
+def test_a_quick_raise_without_a_gyro_is_as_high_as_where_it_stood_still(block):
+    # read from the accelerometer alone, a quick raise's own acceleration reads 15-20
+    # degrees of extra pitch as the rise stops and as the lowering starts; only the
+    # tenth of a second it stands still at its top reads its height
+    trace = Trace()
+    trace.gyro = False
+    trace.move(58.0, 0.22).move(40.0, 0.06).stay(0.12).move(60.0, 0.06)
+    trace.move(-6.0, 0.2).move(0.0, 0.1).stay(2.0)
+    [rep] = _reps(_detect(trace, block=block))
+    assert rep.peak_deg == pytest.approx(40.0, abs=1.0)
+    assert rep.verdict == Verdict.TOO_FAST
 
 
 def test_an_impact_with_the_toes_up_is_a_heel_strike():

@@ -214,8 +214,8 @@ def _rest(x: np.ndarray, guess_deg: float) -> tuple[float, float]:
 
 def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
               detect_s: float, top_detect_s: float, lower_detect_s: float,
-              heel_drop: bool, cut: bool, shape_prior: float, params: DetectorParams
-              ) -> Bounds:
+              heel_drop: bool, cut: bool, shape_prior: float, params: DetectorParams,
+              fused: bool = True) -> Bounds:
     """Boundaries of one raise from its samples.
 
     Parameters
@@ -236,6 +236,9 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
         not because it was seen back at rest.
     shape_prior : float
         How strongly the strokes are taken to be minimum-jerk (see :func:`stroke`).
+    fused : bool
+        The pitch holds through quick movements (the gyro was fused). Without it, a
+        quick raise's top is read where the foot stood still (see :func:`_still_top`).
     """
     rate = params.rate_hz
     x = smooth(p, params)
@@ -247,17 +250,24 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
     i_top = min(int(np.searchsorted(t, top_detect_s)), i_peak)
     # the top: from where the rise was seen to slow to where the lowering leaves it
     top_up, top_noise = _plateau(x, known, i_top, i_low, float(x[i_peak]), rest_deg, params)
+    # the strokes are fitted to the top as read; the height is where the foot stood still
+    height = top_up
+    rise_dps = float(np.max(np.diff(x[i_det:i_peak + 1]), initial=0.0)) * rate
+    if not fused and rise_dps >= params.still_top_dps:
+        i_end = i_low - 1 + int(np.argmin(x[i_low - 1:])) if not at_top else len(x)
+        still = _still_top(p, known, i_det, i_end, rest_deg, top_up, rise_dps, params)
+        height = top_up if still is None else still
     middle = _middle(x, rest_deg, top_up, i_peak)
     rest_deg, rest_noise = _rest(_near(x, rest_deg, top_up, middle, -1, rate, params), rest_deg)
     rise_open = cut and at_top
     if rise_open and i_peak >= len(x) - 3:
         return Bounds(stroke(t, x, known, middle, rest_deg, top_up, rest_noise, top_noise,
                              params.fit_share, shape_prior, True)[0],
-                      None, None, None, None, top_up, None)
+                      None, None, None, None, height, None)
     start_s, top_s = stroke(t, x, known, middle, rest_deg, top_up, rest_noise, top_noise,
                             params.fit_share, shape_prior, rise_open)
     if at_top:
-        return Bounds(start_s, top_s, None, None, None, top_up, None)
+        return Bounds(start_s, top_s, None, None, None, height, None)
     # the lowering: from the end of the plateau down to the bottom
     i_bottom = i_low - 1 + int(np.argmin(x[i_low - 1:]))
     bottom = float(x[i_bottom])
@@ -265,7 +275,7 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
         # still going down when the samples stopped: where it ended is not known
         lower_s, _ = stroke(t, x, known, _middle(x, top_up, bottom, i_bottom), top_up,
                             bottom, top_noise, 0.0, params.fit_share, shape_prior, True)
-        return Bounds(start_s, top_s, lower_s, None, None, top_up, None)
+        return Bounds(start_s, top_s, lower_s, None, None, height, None)
     middle = _middle(x, top_up, bottom, i_bottom)
     bottom_noise = _noise_after(x, bottom, top_up, middle, rate, params)
     lower_s, bottom_s = stroke(t, x, known, middle, top_up, bottom, top_noise, bottom_noise,
@@ -276,7 +286,7 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
         _, end_s = (None, None) if middle is None else stroke(
             t, x, known, middle, bottom, rest_deg, bottom_noise, rest_noise,
             params.fit_share, shape_prior, cut)
-    return Bounds(start_s, top_s, lower_s, bottom_s, end_s, top_up,
+    return Bounds(start_s, top_s, lower_s, bottom_s, end_s, height,
                   bottom if known[i_bottom] else None)
 
 
@@ -304,6 +314,36 @@ def _plateau(x: np.ndarray, known: np.ndarray, i_top: int, i_low: int, peak_deg:
         window = x[i_top:i_top + int(stay[-1]) + 1][known[i_top:i_top + int(stay[-1]) + 1]]
         level = float(np.median(window))
     return level, 1.4826 * float(np.median(np.abs(window - level)))
+
+
+def _still_top(p: np.ndarray, known: np.ndarray, lo: int, hi: int, rest_deg: float,
+               peak_deg: float, rise_dps: float, params: DetectorParams) -> float | None:
+    """Where a quick raise stood still at its top, read from the accelerometer alone.
+
+    Its own acceleration bends the reading as the rise stops and as the lowering
+    starts, 10-20 deg above the true top either side of it (DESIGN.md: 65 deg read for
+    52 deg turned), so neither the highest sample nor the median of the top is its
+    height. Only while the foot stands still is the reading gravity's. The top is the
+    lowest still stretch of the unfiltered pitch (a low-pass would smear the bends into
+    a hold of a tenth of a second) in the upper half of the movement that lasted
+    ``still_top_s`` (the bends only ever read higher, and their crests stand still for a
+    moment too); None if the foot never stood still. Still is slow against the
+    rise's peak speed (``rise_dps``). Only quick rises are read so: a slower one reads
+    true throughout, and the still part of a swaying hold is no truer than the rest.
+    """
+    rate = params.rate_hz
+    seg = p[lo:hi]
+    if len(seg) < 3:
+        return None
+    slow = np.abs(np.gradient(seg)) * rate < params.still_top_share * rise_dps
+    still = slow & known[lo:hi] & (seg > rest_deg + 0.5 * (peak_deg - rest_deg))
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], still.view(np.int8), [0]))))
+    if len(edges) == 0:
+        return None
+    starts, stops = edges[::2], edges[1::2]
+    levels = [float(np.median(seg[a:b])) for a, b in zip(starts, stops, strict=True)
+              if b - a >= params.still_top_s * rate]
+    return min(levels) if levels else None
 
 
 def _near(x: np.ndarray, level: float, other: float, middle: int, step: int, rate: float,

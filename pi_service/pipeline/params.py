@@ -194,4 +194,13 @@ class DetectorParams:
     """The same from the accelerometer alone, whose stroke ends the sensor's own
     acceleration bends by tenths of a degree: without it they buy wrong shapes."""
     plateau_s: float = 0.3
-    """A shorter hold has no plateau level worth measuring."""
+    """A shorter hold has no plateau level worth measuring ..."""
+    still_top_dps: float = 120.0
+    """... but without a gyro, a rise faster than this (peak, deg/s) reads its own
+    acceleration as 10-20 deg of extra pitch as it stops and as the lowering starts
+    (rushed raises: 150-400 deg/s; tempo ones under 110): its top is read where it
+    stood still ..."""
+    still_top_s: float = 0.05
+    """... for this long ..."""
+    still_top_share: float = 0.1
+    """... reading slower than this share of the rise's peak speed (unfiltered)."""

@@ -647,11 +647,12 @@ class PhaseDetector:
         fused = np.concatenate([h[3] for h in self._history])[first:last]
         # without the gyro the sensor's own acceleration bends the ends of each stroke a
         # little, so the fit leans on the usual (minimum-jerk) shape instead
-        prior = prm.shape_prior if fused.mean() > 0.5 else prm.shape_prior_accel
+        gyro = bool(fused.mean() > 0.5)
+        prior = prm.shape_prior if gyro else prm.shape_prior_accel
         lower_detect_s = math.nan if cut and self._state == Phase.TOP else m.lower_detect_s
         bounds = fit_raise(t, fit, known, m.rest_deg, m.detect_s - self.delay_s,
                            m.top_detect_s - self.delay_s, lower_detect_s - self.delay_s,
-                           heel_drop, cut, prior, prm)
+                           heel_drop, cut, prior, prm, gyro)
         self._rest_since_s = float(t_s)
         self._last_end_s = float(t_s)
         top_s, lower_s = bounds.top_s, bounds.lower_s
@@ -668,15 +669,17 @@ class PhaseDetector:
         up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
         if not _plausible(up_s, down_s, bounds.bottom_deg, m.rest_deg,
                           max(m.peak_deg, bounds.peak_deg), prm):
-            if fused.mean() > 0.5 or cut:
+            if gyro or cut:
                 return      # no ankle moves like that: a step, a stumble, the sensor handled
             # Without a gyro a quick raise's own acceleration bends its unfiltered pitch
             # past fitting: its phases are read off the live detection instead, coarsely
-            # (they lag the movement's ends) but enough to tell a rushed rep.
+            # (they lag the movement's ends) but enough to tell a rushed rep. Its height
+            # is the lower of the live peak and the fit's top, both read too high by that
+            # acceleration (the fit's the least, where the foot stood still at its top).
             d = self.delay_s
             low = m.low_deg if math.isfinite(m.low_deg) else m.rest_deg
             bounds = Bounds(m.on_s - d, m.top_detect_s - d, m.lower_detect_s - d, t_s - d,
-                            t_s - d, m.peak_deg, low)
+                            t_s - d, min(m.peak_deg, bounds.peak_deg), low)
             top_s, lower_s = bounds.top_s, bounds.lower_s
             up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
             # coarse as they are, they still have to look like a raise: no step's toes-up,

@@ -256,7 +256,7 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
     if not fused and rise_dps >= params.still_top_dps:
         i_end = i_low - 1 + int(np.argmin(x[i_low - 1:])) if not at_top else len(x)
         still = _still_top(p, known, i_det, i_end, rest_deg, top_up, rise_dps, params)
-        height = top_up if still is None else still
+        height = top_up if still is None else min(still, top_up)
     middle = _middle(x, rest_deg, top_up, i_peak)
     rest_deg, rest_noise = _rest(_near(x, rest_deg, top_up, middle, -1, rate, params), rest_deg)
     rise_open = cut and at_top
@@ -327,7 +327,8 @@ def _still_top(p: np.ndarray, known: np.ndarray, lo: int, hi: int, rest_deg: flo
     lowest still stretch of the unfiltered pitch (a low-pass would smear the bends into
     a hold of a tenth of a second) in the upper half of the movement that lasted
     ``still_top_s`` (the bends only ever read higher, and their crests stand still for a
-    moment too); None if the foot never stood still. Still is slow against the
+    moment too, so the caller keeps the lower of this and the top as read); None if the
+    foot never stood still. Still is slow against the
     rise's peak speed (``rise_dps``). Only quick rises are read so: a slower one reads
     true throughout, and the still part of a swaying hold is no truer than the rest.
     """

@@ -101,6 +101,28 @@ def test_a_file_with_unreadable_values_is_analysed_and_says_what_it_dropped(tmp_
     assert warning["kind"] == "bad_samples" and warning["count"] == 3
 
 
+def test_a_file_with_a_sensor_reading_all_zeros_drops_them_without_a_warning_on_stderr(
+        tmp_path, capsys):
+    # an MPU-6050 asleep after a brown-out reads 0, 0, 0 until it is set up again
+    import dataclasses
+
+    from pi_service.sources.recording import write_recording
+    sim = simulate(2, seed=11, rate_hz=100, n_sets=1, walking=False)
+    accel = sim.block.accel_g.copy()
+    first = sim.truth.reps[0].start_s
+    quiet = (sim.block.t > first - 1.6) & (sim.block.t < first - 1.5)
+    accel[quiet] = 0.0
+    path = tmp_path / "zeros.csv"
+    write_recording(path, dataclasses.replace(sim.block, accel_g=accel))
+    assert main(["analyze", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert len(result["reps"]) == len(sim.truth.reps)
+    [warning] = result["warnings"]
+    assert warning["kind"] == "bad_samples" and warning["count"] == int(quiet.sum())
+    assert "RuntimeWarning" not in captured.err
+
+
 def test_simulate_writes_the_recording_and_its_truth(tmp_path, capsys):
     out = tmp_path / "s.csv.gz"
     assert main(["simulate", "--stage", "1", "--out", str(out), "--seed", "4"]) == 0

@@ -53,8 +53,8 @@ def _warnings(pipeline: Pipeline) -> list[dict]:
     out = []
     q = pipeline.quality
     for kind, count, message in (
-            ("bad_samples", q.bad_samples, "samples not finite or beyond any chip's range, "
-                                           "dropped"),
+            ("bad_samples", q.bad_samples, "samples not finite, beyond any chip's range or "
+                                           "reading no acceleration at all, dropped"),
             ("repeated_timestamps", q.repeated_stamps, "samples sharing a timestamp, spread "
                                                        "over the interval before it"),
             ("gyro_dropped", q.gyro_dropped, "samples after the gyro columns stopped; "

@@ -4,7 +4,7 @@ Sensors and files are untidy: a host stamps a FIFO burst with one time, a radio
 drops frames, a cable glitch reads 1e308, clocks run at 99.7 Hz or 204.8 Hz. The
 rest of the pipeline wants none of that, so here, once:
 
-- samples that are not finite or beyond any chip's range are dropped and counted;
+- samples that are not finite, beyond any chip's range or all zero are dropped and counted;
 - samples sharing a timestamp are spread out before it: a host that stamps each
   FIFO read with the read's time gives every sample of the burst that time, but
   they were measured one by one since the read before, so they are placed evenly
@@ -135,7 +135,11 @@ class Conditioner:
             self._held = None
         limits = self._limits[:x.shape[1]]
         last = -math.inf if self._stamp_s is None else self._stamp_s
-        if bool((np.abs(x) <= limits).all()) and t[0] > last and t[-1] < math.inf and (
+        size = np.abs(x)
+        # all three accelerometer axes at exactly zero is no reading either: an MPU-6050
+        # asleep after a brown-out reads zeros (and a zero vector has no direction)
+        readable = (size <= limits).all(axis=1) & (size[:, :3].max(axis=1) > 0.0)
+        if bool(readable.all()) and t[0] > last and t[-1] < math.inf and (
                 len(t) == 1 or bool((t[1:] > t[:-1]).all())):
             # the usual block, in one check (NaN fails every comparison): all readable, no
             # shared stamps, so the times stay as they are
@@ -143,7 +147,7 @@ class Conditioner:
             if len(t) > 1:
                 self._stamp_s = float(t[-2])
             return t[:-1], x[:-1]
-        ok = (np.abs(x) <= limits).all(axis=1) & np.isfinite(t)
+        ok = readable & np.isfinite(t)
         if not ok.all():
             bad = np.flatnonzero(~ok)
             self.quality.bad_samples.add(len(bad), t[bad[0]] if np.isfinite(t[bad[0]]) else 0.0)

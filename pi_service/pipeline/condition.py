@@ -138,16 +138,16 @@ class Conditioner:
         size = np.abs(x)
         # all three accelerometer axes at exactly zero is no reading either: an MPU-6050
         # asleep after a brown-out reads zeros (and a zero vector has no direction)
-        readable = (size <= limits).all(axis=1) & (size[:, :3].max(axis=1) > 0.0)
-        if bool(readable.all()) and t[0] > last and t[-1] < math.inf and (
-                len(t) == 1 or bool((t[1:] > t[:-1]).all())):
+        felt = size[:, :3].sum(axis=1)
+        if bool((size <= limits).all()) and bool(felt.all()) and t[0] > last and (
+                t[-1] < math.inf) and (len(t) == 1 or bool((t[1:] > t[:-1]).all())):
             # the usual block, in one check (NaN fails every comparison): all readable, no
             # shared stamps, so the times stay as they are
             self._held = t[-1:], x[-1:]
             if len(t) > 1:
                 self._stamp_s = float(t[-2])
             return t[:-1], x[:-1]
-        ok = readable & np.isfinite(t)
+        ok = (size <= limits).all(axis=1) & (felt > 0.0) & np.isfinite(t)
         if not ok.all():
             bad = np.flatnonzero(~ok)
             self.quality.bad_samples.add(len(bad), t[bad[0]] if np.isfinite(t[bad[0]]) else 0.0)

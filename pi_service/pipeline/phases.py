@@ -497,10 +497,10 @@ class PhaseDetector:
         stopped = (t - moved >= prm.quiet_s) & ((travel < self._count_deg) | came_down)
         paused = (t - moved >= prm.rested_s) & came_down & (p < b + 0.5 * travel)
         halted_s = np.fmax.accumulate(np.where(paused, moved, m.halted_s))
-        # up again before it came down, or from where it paused in the lower half, a
+        # up again before it came down, or from where it last paused in the lower half, a
         # raise's worth down: the next raise began without this one reaching its rest
-        rebound = ((low < b + prm.settle_share * travel) | ~np.isnan(halted_s)) & (
-            p > low + on) & (v > 0.0)
+        near_rest = low < b + prm.settle_share * travel
+        rebound = (near_rest | ~np.isnan(halted_s)) & (p > low + on) & (v > 0.0)
         impact = self._impact[i:stop]
         # the heel landing at level; an impact with the toes up is a heel strike (walking)
         before = self._before[i:stop]
@@ -531,9 +531,9 @@ class PhaseDetector:
         elif ended[k]:
             m.settled_s = float(self._t[j])
         elif rebound[k]:
-            # from a pause, this rep ended as the foot stopped: the next one's onset is its own
-            self._complete(m.halted_s if m.halted_s <= self._t[j] else float(self._t[j]),
-                           heel_drop=False)
+            # from a pause short of its rest, this rep ended where the foot stopped, so the
+            # next one's fit has its own onset
+            self._complete(float(self._t[j]) if near_rest[k] else m.halted_s, heel_drop=False)
             self._start(j, m.low_deg)
         else:
             if travel >= self._count_deg:

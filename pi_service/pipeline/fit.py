@@ -252,11 +252,12 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
     top_up, top_noise = _plateau(x, known, i_top, i_low, float(x[i_peak]), rest_deg, params)
     # the strokes are fitted to the top as read; the height is where the foot stood still
     height = top_up
-    rise_dps = float(np.max(np.diff(x[i_det:i_peak + 1]), initial=0.0)) * rate
-    if not fused and rise_dps >= params.still_top_dps:
-        i_end = i_low - 1 + int(np.argmin(x[i_low - 1:])) if not at_top else len(x)
-        still = _still_top(p, known, i_det, i_end, rest_deg, top_up, rise_dps, params)
-        height = top_up if still is None else min(still, top_up)
+    i_bottom = len(x) if at_top else i_low - 1 + int(np.argmin(x[i_low - 1:]))
+    if not fused:
+        rise_dps = float(np.max(np.diff(x[i_det:i_peak + 1]), initial=0.0)) * rate
+        if rise_dps >= params.still_top_dps:
+            still = _still_top(p, known, i_det, i_bottom, rest_deg, top_up, rise_dps, params)
+            height = top_up if still is None else min(still, top_up)
     middle = _middle(x, rest_deg, top_up, i_peak)
     rest_deg, rest_noise = _rest(_near(x, rest_deg, top_up, middle, -1, rate, params), rest_deg)
     rise_open = cut and at_top
@@ -269,7 +270,6 @@ def fit_raise(t: np.ndarray, p: np.ndarray, known: np.ndarray, rest_deg: float,
     if at_top:
         return Bounds(start_s, top_s, None, None, None, height, None)
     # the lowering: from the end of the plateau down to the bottom
-    i_bottom = i_low - 1 + int(np.argmin(x[i_low - 1:]))
     bottom = float(x[i_bottom])
     if cut and i_bottom >= len(x) - 3:
         # still going down when the samples stopped: where it ended is not known
@@ -328,9 +328,9 @@ def _still_top(p: np.ndarray, known: np.ndarray, lo: int, hi: int, rest_deg: flo
     a hold of a tenth of a second) in the upper half of the movement that lasted
     ``still_top_s`` (the bends only ever read higher, and their crests stand still for a
     moment too, so the caller keeps the lower of this and the top as read); None if the
-    foot never stood still. Still is slow against the
-    rise's peak speed (``rise_dps``). Only quick rises are read so: a slower one reads
-    true throughout, and the still part of a swaying hold is no truer than the rest.
+    foot never stood still. Still is slow against the rise's peak speed (``rise_dps``).
+    Only quick rises are read so: a slower one reads true throughout, and the still part
+    of a swaying hold is no truer than the rest.
     """
     rate = params.rate_hz
     seg = p[lo:hi]

@@ -67,6 +67,18 @@ def test_rushed_reps_are_flagged_and_good_ones_are_ok(stage):
                 assert found.verdict == Verdict.OK
 
 
+def test_quick_raises_that_stop_dead_at_the_top_count_and_are_too_fast():
+    """Motion-captured raises from a box stop dead at the top; resampled from 125 Hz onto
+    the 100 Hz grid, that step in the acceleration looked like a ringing impact, and
+    the set after the first one was lost waiting for stillness."""
+    sim = simulate(2, 3, 125.0, gyro=True, walking=False, n_sets=1, mocap_fraction=1.0,
+                   hang="between")
+    result = analyze(sim.block.split(10), load_stage(2))
+    pairs = _pairs(result.reps, sim.truth.reps)
+    assert len(result.reps) == len(pairs) == len(sim.truth.reps)
+    assert all(found.verdict.rushed for found, _ in pairs)
+
+
 def test_pace_warning_comes_before_the_top_of_a_rushed_rise():
     sim = simulate(2, 5, 100.0, walking=False, n_sets=1, rushed_fraction=1.0)
     pipeline = Pipeline(load_stage(2))

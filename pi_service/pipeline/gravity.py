@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import imufusion
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .condition import Grid
 from .filter import StreamingLowPass
@@ -131,7 +132,6 @@ class GravityEstimator:
         self._ring_levels = np.array([params.impact_g ** 2, 0.25 * params.impact_g ** 2])
         # a turn of gravity faster than still_rate_dps, as the squared chord over the lag
         self._moving_g2 = (math.radians(params.still_rate_dps) * self._lag / params.rate_hz) ** 2
-        self._zero_counts = np.zeros((1, 2), dtype=np.intp)
         self._ahrs: imufusion.Ahrs | None = None
         self._bias: imufusion.Bias | None = None
         if has_gyro:
@@ -160,7 +160,8 @@ class GravityEstimator:
         self._still_before = 0.0       # how long it had been still at the last sample
         self._tail: np.ndarray | None = None     # last low-passed samples (for rates)
         self._last: np.ndarray | None = None     # last raw samples (for impacts)
-        self._swings = np.zeros(RING_SAMPLES - 1)    # last second differences (squared)
+        self._swings = np.zeros(RING_SAMPLES)          # last second differences (g^2)
+        self._changes = np.zeros((RING_SAMPLES, 3))    # last changes between samples (g)
         self._window: np.ndarray | None = None   # last still_s of raw samples
         self._fusing = False
 
@@ -171,8 +172,7 @@ class GravityEstimator:
         ext = np.concatenate((np.repeat(a[:1], 2, axis=0) if self._last is None else self._last,
                               a))
         self._last = ext[-2:]
-        d = ext[2:] - 2.0 * ext[1:-1] + ext[:-2]
-        impact = self._ringing(_square(d))
+        impact = self._impacts(np.diff(ext, axis=0))
         size = _norm(a)
         if size.min() >= p.flight_g:        # the usual block: no free fall in it
             self._above_s, flight = float(t[-1]), np.zeros(len(t), dtype=bool)
@@ -191,18 +191,41 @@ class GravityEstimator:
             live = _unit(self._gravity_lp(raw))
         return Motion(t, grid.known, live, raw, impact, flight, still_for, fused, standings)
 
-    def _ringing(self, swing: np.ndarray) -> np.ndarray:
-        """Samples that end a ringing jolt: of the last ``RING_SAMPLES`` second differences
-        (squared, g^2) one exceeds ``impact_g`` and at least three half of it."""
+    def _impacts(self, steps: np.ndarray) -> np.ndarray:
+        """Samples that end a jolt, from the changes between grid samples (``steps``, g,
+        the first one the change into the last sample before the block).
+
+        A jolt is a ringing one: of the last ``RING_SAMPLES`` second differences
+        (squared, g^2) one exceeds ``impact_g`` and at least three half of it. It is an
+        impact while the foot still moves after it (a change over ``impact_still_g``),
+        or if it turned back: two of its changes of ``impact_g`` or more go opposite
+        ways (over 120 deg apart), as a heel strike, a landing or a knock does. A
+        movement stopping dead (a quick raise topping out) changes the acceleration
+        once, to a new level, and the foot is still from then on: a step, which
+        resampling onto the grid spreads over a few second differences, and no impact.
+        """
         n = RING_SAMPLES
-        ext = np.concatenate((self._swings, swing))
-        self._swings = ext[-(n - 1):]
-        if ext.max() <= self._ring_levels[0]:
-            return np.zeros(len(swing), dtype=bool)     # the usual block: nothing jolted
+        changes = np.concatenate((self._changes, steps[1:]))
+        swings = np.concatenate((self._swings, _square(steps[1:] - steps[:-1])))
+        self._changes, self._swings = changes[-n:], swings[-n:]
+        if swings[1:].max() <= self._ring_levels[0]:
+            return np.zeros(len(steps) - 1, dtype=bool)     # the usual block: no jolt
         # how many of each window's differences pass each level, from running counts
-        counts = np.cumsum(ext[:, None] > self._ring_levels, axis=0)
-        counts = counts[n - 1:] - np.concatenate((self._zero_counts, counts[:-n]))
-        return (counts[:, 0] >= 1) & (counts[:, 1] >= 3)
+        counts = np.cumsum(swings[:, None] > self._ring_levels, axis=0)
+        counts = counts[n:] - counts[:-n]        # row j: the window ending at block sample j
+        impact = (counts[:, 0] >= 1) & (counts[:, 1] >= 3)
+        rows = np.flatnonzero(impact & (_square(changes[n:]) <= self.params.impact_still_g ** 2))
+        if len(rows):
+            # the foot is still again: did the jolt turn back? (each window's n + 1
+            # changes, of which its n second differences are made)
+            window = sliding_window_view(changes, n + 1, axis=0)[rows].transpose(0, 2, 1)
+            size = np.sqrt(_square(window.reshape(-1, 3))).reshape(len(rows), n + 1)
+            sharp = size >= self.params.impact_g
+            dots = np.einsum("kid,kjd->kij", window, window)
+            turned = ((dots < -0.5 * size[:, :, None] * size[:, None, :])
+                      & sharp[:, :, None] & sharp[:, None, :]).any(axis=(1, 2))
+            impact[rows[~turned]] = False
+        return impact
 
     def _still_for(self, t: np.ndarray, smooth: np.ndarray, jolted: np.ndarray) -> np.ndarray:
         """Seconds the foot has been still at each sample: the gravity direction not turning.

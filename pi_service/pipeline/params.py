@@ -47,6 +47,10 @@ class DetectorParams:
     impact_g: float = 0.4
     """A second difference of the acceleration between grid samples beyond this is an
     impact (heel strike, landing, knock); the quickest raise stays under a quarter of it."""
+    impact_still_g: float = 0.1
+    """A jolt that only stepped the acceleration to a new level, with the foot changing
+    it by less than this between samples after it, is a movement stopping dead (a quick
+    raise's top), no impact."""
     impact_lead_s: float = 0.05
     """Where the foot was when an impact came is read this long before it."""
     flight_g: float = 0.35

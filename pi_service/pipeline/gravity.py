@@ -160,8 +160,6 @@ class GravityEstimator:
         self._still_before = 0.0       # how long it had been still at the last sample
         self._tail: np.ndarray | None = None     # last low-passed samples (for rates)
         self._last: np.ndarray | None = None     # last raw samples (for impacts)
-        self._swings = np.zeros(RING_SAMPLES)          # last second differences (g^2)
-        self._changes = np.zeros((RING_SAMPLES, 3))    # last changes between samples (g)
         self._window: np.ndarray | None = None   # last still_s of raw samples
         self._fusing = False
 
@@ -169,10 +167,11 @@ class GravityEstimator:
         p = self.params
         a, t = grid.accel_g, grid.t
         smooth = self._accel_lp(a)
-        ext = np.concatenate((np.repeat(a[:1], 2, axis=0) if self._last is None else self._last,
-                              a))
-        self._last = ext[-2:]
-        impact = self._impacts(np.diff(ext, axis=0))
+        kept = RING_SAMPLES + 1
+        ext = np.concatenate((np.repeat(a[:1], kept, axis=0) if self._last is None
+                              else self._last, a))
+        self._last = ext[-kept:]
+        impact = self._impacts(ext)
         size = _norm(a)
         if size.min() >= p.flight_g:        # the usual block: no free fall in it
             self._above_s, flight = float(t[-1]), np.zeros(len(t), dtype=bool)
@@ -191,9 +190,9 @@ class GravityEstimator:
             live = _unit(self._gravity_lp(raw))
         return Motion(t, grid.known, live, raw, impact, flight, still_for, fused, standings)
 
-    def _impacts(self, steps: np.ndarray) -> np.ndarray:
-        """Samples that end a jolt, from the changes between grid samples (``steps``, g,
-        the first one the change into the last sample before the block).
+    def _impacts(self, ext: np.ndarray) -> np.ndarray:
+        """Samples that end an impact, from the block's raw samples (g) with the last
+        ``RING_SAMPLES`` + 1 before it in front.
 
         A jolt is a ringing one: of the last ``RING_SAMPLES`` second differences
         (squared, g^2) one exceeds ``impact_g`` and at least three half of it. It is an
@@ -205,15 +204,14 @@ class GravityEstimator:
         resampling onto the grid spreads over a few second differences, and no impact.
         """
         n = RING_SAMPLES
-        changes = np.concatenate((self._changes, steps[1:]))
-        swings = np.concatenate((self._swings, _square(steps[1:] - steps[:-1])))
-        self._changes, self._swings = changes[-n:], swings[-n:]
-        if swings[1:].max() <= self._ring_levels[0]:
-            return np.zeros(len(steps) - 1, dtype=bool)     # the usual block: no jolt
+        swings = _square(ext[2:] - 2.0 * ext[1:-1] + ext[:-2])
+        if swings.max() <= self._ring_levels[0]:
+            return np.zeros(len(ext) - n - 1, dtype=bool)     # the usual block: no jolt
         # how many of each window's differences pass each level, from running counts
         counts = np.cumsum(swings[:, None] > self._ring_levels, axis=0)
-        counts = counts[n:] - counts[:-n]        # row j: the window ending at block sample j
-        impact = (counts[:, 0] >= 1) & (counts[:, 1] >= 3)
+        counts = np.concatenate((counts[n - 1:n], counts[n:] - counts[:-n]))
+        impact = (counts[:, 0] >= 1) & (counts[:, 1] >= 3)   # row j: block sample j
+        changes = np.diff(ext, axis=0)
         rows = np.flatnonzero(impact & (_square(changes[n:]) <= self.params.impact_still_g ** 2))
         if len(rows):
             # the foot is still again: did the jolt turn back? (each window's n + 1

@@ -108,6 +108,25 @@ def test_one_late_raise_is_one_miss_even_when_its_cycle_timed_out_before_it_was_
     assert of(events, Judged)[0].valid and j.end is None
 
 
+def test_a_raise_a_beat_late_is_its_own_cycles_not_an_early_one_for_the_next():
+    """Ending a beat after its own beat, a raise is as near the next cycle's: a person
+    falling behind, not one who skipped a cycle and came back early. The test ends on
+    the second late raise in a row, at its deadline, not on the first."""
+    j = judge()
+    feed(j, [raise_(k) for k in range(6)])
+    late = Raise(13.15, 15.05, 30.0)                 # cycle 6 was due back down at 14 s
+    assert [m.in_a_row for m in of(j.on_time(late.end_s + 0.25), Miss)] == [1]
+    judged = of(j.on_raise(late), Judged)[0]
+    assert (judged.cycle, judged.fault) == (6, "pace")
+    assert judged.off_beats == pytest.approx(1.05)
+    assert j.end is None, "one person late once is one miss"
+    later = Raise(15.15, 17.0, 30.0)                 # cycle 7, due at 16 s: late again
+    events = j.on_time(later.end_s + 0.25) + j.on_raise(later)
+    assert [m.in_a_row for m in of(events, Miss)] == [2]
+    assert j.end is not None and j.end.reason == "pace"
+    assert j.end.t_s == pytest.approx(16.5), "at the missed deadline of cycle 7"
+
+
 def test_an_early_raise_off_the_beat_misses_too():
     j = judge()
     events = feed(j, [raise_(k) for k in range(5)] + [raise_(5, late_beats=-0.8)])

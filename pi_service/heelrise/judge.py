@@ -7,8 +7,8 @@ clock: the live test and the offline analysis feed it the same events and times.
 
 The metronome's beats are ``first_beat_s + j * beat_s``. Raise ``k`` (0-based) rises
 on beat ``2k``, lowers on beat ``2k+1`` and is due back down on beat ``2k+2``; a raise
-belongs to the first cycle not yet given one, or the later one whose beat it ended
-nearest (the person skipped a cycle). A
+belongs to the first cycle not yet given one, or, ending ``SKIP_BEATS`` or more after
+that cycle's beat, to a later one (the person skipped a cycle). A
 raise *misses* when it ends further than the pace tolerance from that beat, when no
 raise comes for a cycle at all, or when it does not reach the height share of the best
 of the first raises. The first miss prompts; the given number of misses in a row ends
@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 
 from ..pipeline.events import Event, Partial, Rep
 from .protocol import TestProtocol
+
+SKIP_BEATS = 1.5
+"""A raise that ends this many beats or more after its cycle's beat is the next cycle's
+(the person skipped one); less late, it is its own cycle's, late."""
 
 REPORT_DELAY_S = 0.4
 """The detector reports a raise about 0.2 s after it ends: a cycle is called missed only
@@ -157,11 +161,14 @@ class TestJudge:
         out = self.on_time(found.end_s)     # cycles that passed with no raise come first
         if self.end is not None:
             return out
-        # The cycle whose beat the raise ended nearest: the pace criterion judges when a
-        # raise is completed, and so does the timeout above, so a late raise reported
-        # after its cycle timed out is that cycle's (one miss), not the next one's.
-        nearest = round((found.end_s - self.first_beat_s) / (2 * self.beat_s) - 1)
-        cycle = max(self._next_cycle, nearest)
+        # The next cycle's, unless it came so late that it is a later cycle's: the pace
+        # criterion judges when a raise is completed, and so does the timeout above, so
+        # a late raise reported after its cycle timed out is that cycle's (one miss), not
+        # the next one's. A raise a beat late ends half-way between two cycles' beats;
+        # people fall behind more often than they skip a whole cycle, so it is taken
+        # for a later cycle's only once it ended SKIP_BEATS or more after its own.
+        late = (found.end_s - self.due_s(self._next_cycle)) / (2 * self.beat_s)
+        cycle = self._next_cycle + max(0, math.floor(late + 1.0 - SKIP_BEATS / 2))
         self._next_cycle = cycle + 1
         height = rise_cm(self.lever_cm, found.peak_deg, self.incline_deg)
         off_s = found.end_s - self.due_s(cycle)

@@ -49,6 +49,13 @@ class Trace:
         self.p.append(np.full(n, self.level))
         return self
 
+    def sway(self, duration_s: float, amp_deg: float, hz: float) -> Trace:
+        """Stay, swaying about the level (balancing on one leg at the top)."""
+        n = int(round(duration_s * RATE))
+        self.t.append(self.now + np.arange(n) / RATE)
+        self.p.append(self.level + amp_deg * np.sin(2 * np.pi * hz * np.arange(n) / RATE))
+        return self
+
     def raise_heel(self, up_s: float = 3.0, hold_s: float = 1.0, down_s: float = 3.0,
                    peak_deg: float = 30.0, pause_s: float = 2.0) -> Trace:
         rest = self.level
@@ -198,6 +205,24 @@ def test_a_knock_just_after_the_top_counts_and_a_landing_as_it_gets_there_does_n
     assert len(knocked) == 1 and knocked[0].knocks == 1
     landed = _detect(trace(0.02), block=block)
     assert _reps(landed) == [] and "disturbed" in _phases(landed)
+
+
+@pytest.mark.parametrize("block", [1, 10])
+def test_a_knock_on_the_swaying_top_of_a_slow_raise_is_no_landing(block):
+    # a slow raise's top sways faster than a fifth of its rise's speed, and the knock
+    # twitches the pitch as it rings: neither is a foot about to land
+    def trace(knock: bool) -> Trace:
+        tr = Trace().move(30.0, 2.0).sway(0.02, 0.6, 2.5)
+        if knock:
+            tr.impact()
+            tr.move(32.0, 0.04).move(30.0, 0.1)
+        return tr.sway(2.0, 0.6, 2.5).move(0.0, 2.0).stay(2.0)
+
+    [top_s] = [e.t_s for e in _detect(trace(False), block=block)
+               if isinstance(e, PhaseChange) and e.phase == Phase.TOP]
+    knocked = _detect(trace(True), block=block)
+    assert top_s + 0.3 > trace(True).impacts[0], "the knock comes as a landing would"
+    assert [r.knocks for r in _reps(knocked)] == [1]
 
 
 def test_an_impact_while_rising_is_not_a_raise():

@@ -153,6 +153,9 @@ class DetectorParams:
     movement, a knock comes to a foot already still at its top (bench/accuracy.py: the
     step and lunge landings came at most 0.08 s after the top, with the foot moving at
     half its peak speed or more; knocks on held tops 0.17 s or later, the foot still)."""
+    touchdown_speed_dps: float = 20.0
+    """... moving at this speed at least: a slow raise's top sways faster than a fifth
+    of its rise's speed, and a foot about to land moves at a stride's speed."""
     landing_grace_s: float = 0.3
     """An impact this soon after a rep ends is its landing still ringing."""
     rested_s: float = 0.2

@@ -432,10 +432,11 @@ class PhaseDetector:
         too_long = t > m.detect_s + prm.max_movement_s
         # a foot that lands on its forefoot as it gets there stepped (a lunge, a stair):
         # a raise reaches its top without an impact. A knock comes to a foot already still
-        # at its top.
-        touchdown = self._impact[i:stop] & (t < m.top_detect_s + prm.touchdown_s)
+        # at its top (judged as the jolt begins: the jolt itself bends the pitch).
+        touchdown = self._onset[i:stop] & (t < m.top_detect_s + prm.touchdown_s)
         if t[0] < m.top_detect_s + prm.touchdown_s:
-            fast = np.abs(self.v[i:stop]) >= prm.top_speed_share * m.peak_speed_dps
+            fast = np.abs(self.v[i:stop]) >= max(prm.top_speed_share * m.peak_speed_dps,
+                                                 prm.touchdown_speed_dps)
             fast_s = np.maximum.accumulate(np.where(fast, t, m.fast_s))
             before = np.concatenate(([m.fast_s], fast_s[:-1]))
             touchdown &= t - before < prm.touchdown_moving_s

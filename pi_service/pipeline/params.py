@@ -45,8 +45,9 @@ class DetectorParams:
     fusion_rejection_timeout_s: float = 5.0
     """After this long ignoring the accelerometer the AHRS trusts it again."""
     impact_g: float = 0.4
-    """A second difference of the acceleration between grid samples beyond this is an
-    impact (heel strike, landing, knock); the quickest raise stays under a quarter of it."""
+    """A second difference of the acceleration between grid samples beyond this is a jolt:
+    an impact (heel strike, landing, knock), or a quick raise stopping dead at its top
+    (a step in the acceleration, told apart by ``impact_still_g``)."""
     impact_still_g: float = 0.1
     """A jolt that only stepped the acceleration to a new level, with the foot changing
     it by less than this between samples after it, is a movement stopping dead (a quick

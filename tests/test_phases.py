@@ -207,6 +207,23 @@ def test_a_knock_just_after_the_top_counts_and_a_landing_as_it_gets_there_does_n
     assert _reps(landed) == [] and "disturbed" in _phases(landed)
 
 
+@pytest.mark.parametrize("block", [1, 10, 20])
+def test_a_raise_from_the_step_after_the_heel_hung_below_it_ends_back_at_the_step(block):
+    # the level is the step's (a calibration); the stream starts with the heel hanging
+    # below it, which comes up to the step, stands there and raises: the raise starts
+    # from the step (however long the blocks it comes in), not from
+    # wherever it had crept to by the time it was seen going on up, so coming back down
+    # to the step ends the rep there and the next raise is a rep of its own
+    trace = Trace(rest_s=0.02).move(-12.0, 0.02).stay(3.0).move(0.0, 1.0).stay(0.3)
+    first_end_s = trace.raise_heel(up_s=1.5, hold_s=1.0, down_s=3.0).now - 2.0
+    trace.raise_heel(up_s=1.5, hold_s=1.0, down_s=3.0)
+    reps = _reps(_detect(trace, block=block))
+    assert len(reps) == 2
+    assert reps[0].end_s == pytest.approx(first_end_s, abs=0.3)
+    assert reps[0].bottom_deg == pytest.approx(0.0, abs=1.0)
+    assert reps[1].start_s > reps[0].end_s
+
+
 @pytest.mark.parametrize("block", [1, 10])
 def test_a_knock_on_the_swaying_top_of_a_slow_raise_is_no_landing(block):
     # a slow raise's top sways faster than a fifth of its rise's speed, and the knock

@@ -465,8 +465,11 @@ class PhaseDetector:
         if self._flight[j] or too_long[j - i] or touchdown[j - i]:
             self._disturb(j)
         elif onward[j - i]:
-            level = m.peak_deg if low_top else m.top_deg
+            # the raise starts where the foot stood at this top, not where it had crept
+            # to by the time it was seen going on up (back there, it is back at rest)
+            level = m.top_deg
             self._settle(j)
+            self._rest_deg = level
             self._start(j, level)
         elif shifted is not None and shifted[j - i]:
             self._settle(j)

@@ -259,10 +259,11 @@ class PhaseDetector:
             self._rested_s = float(self._t[j])
         self._events.append(PhaseChange(float(self._t[j]), phase, float(self._p[j])))
 
-    def _settle(self, j: int) -> None:
-        """The foot came to rest somewhere new without a raise (a weight shift): rest there."""
+    def _settle(self, j: int, level: float | None = None) -> None:
+        """The foot came to rest somewhere new without a raise (a weight shift): rest there
+        (at ``level``, if it is known better than by the pitch at ``j``)."""
         self._move = None
-        self._rest_deg = float(self._p[j])
+        self._rest_deg = float(self._p[j]) if level is None else level
         self._enter(Phase.REST, j)
 
     def _disturb(self, j: int) -> None:
@@ -467,10 +468,8 @@ class PhaseDetector:
         elif onward[j - i]:
             # the raise starts where the foot stood at this top, not where it had crept
             # to by the time it was seen going on up (back there, it is back at rest)
-            level = m.top_deg
-            self._settle(j)
-            self._rest_deg = level
-            self._start(j, level)
+            self._settle(j, m.top_deg)
+            self._start(j, m.top_deg)
         elif shifted is not None and shifted[j - i]:
             self._settle(j)
         else:

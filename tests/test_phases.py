@@ -314,6 +314,36 @@ def test_a_long_gap_in_the_lowering_counts_the_rep_and_leaves_the_rest_unknown()
     assert any(isinstance(e, Gap) for e in events)
 
 
+class _Bridged:
+    """A quick raise whose every boundary fell in a bridged gap: the live pitch, a filter
+    behind, still reads it after the gap, but the measured pitch says nothing of it."""
+
+    def __init__(self, lag_s: float) -> None:
+        self.t = np.arange(600) / RATE
+
+        def bump(at_s: float) -> np.ndarray:
+            def s(x: np.ndarray) -> np.ndarray:
+                return x**3 * (10 - 15 * x + 6 * x * x)
+            u = np.clip((self.t - at_s) / 0.15, 0, 1)
+            return 40.0 * (s(u) - s(np.clip((self.t - at_s - 0.15) / 0.15, 0, 1)))
+
+        self.fit, self.live = bump(2.0), bump(2.0 + lag_s)
+        self.known = ~((self.t >= 1.95) & (self.t < 2.35))
+
+    def frame(self) -> Frame:
+        none = np.zeros(len(self.t), dtype=bool)
+        return Frame(self.t, self.known.copy(), self.live, self.fit, none, none,
+                     np.ones(len(self.t), dtype=bool), fresh=True)
+
+
+def test_a_movement_whose_every_boundary_fell_in_a_gap_is_no_rep():
+    # the stride that ran into a dropout in a knocks session came out as a rep with no
+    # time at all, judged "ok": nothing said it was a raise, and nothing was judged
+    events = _detect(_Bridged(lag_s=0.15))
+    assert _reps(events) == []
+    assert any(isinstance(e, Partial) for e in events)
+
+
 def test_a_long_held_top_is_a_hold_judged_against_its_range():
     events = _detect(Trace().raise_heel(up_s=1.5, hold_s=35.0, down_s=1.5), stage=1)
     [hold] = [e for e in events if isinstance(e, Hold)]

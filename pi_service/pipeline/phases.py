@@ -659,6 +659,13 @@ class PhaseDetector:
         self._rest_since_s = float(t_s)
         self._last_end_s = float(t_s)
         top_s, lower_s = bounds.top_s, bounds.lower_s
+        if bounds.start_s is None and top_s is None and lower_s is None and bounds.end_s is None:
+            # no boundary could be placed (the gaps and jolts around it took every one): a
+            # rep with no time to judge would be a verdict made up, and a raise whose top
+            # was seen leaves at least one of them, so this was none
+            if not cut:
+                self._partial(m, t_s, bounds)
+            return
         # a heel raise turns the foot about the ball of the foot, tilting it little out of
         # that plane at the top; a step-up or a lunge read through the same axis does not
         # (the median over a tenth of a second: a jolt bends single samples any way)

@@ -7,6 +7,7 @@ import pytest
 
 from pi_service.pipeline import PaceWarning, Pipeline, SetSummary, Verdict, analyze
 from pi_service.pipeline.sets import set_gap_s
+from pi_service.samples import SampleBlock
 from pi_service.sources.simulator import simulate
 from pi_service.stages import load_stage
 
@@ -77,6 +78,23 @@ def test_quick_raises_that_stop_dead_at_the_top_count_and_are_too_fast():
     pairs = _pairs(result.reps, sim.truth.reps)
     assert len(result.reps) == len(pairs) == len(sim.truth.reps)
     assert all(found.verdict.rushed for found, _ in pairs)
+
+
+@pytest.mark.parametrize("axis, g", [(0, 4.0), (0, -4.0), (0, 8.0), (1, -4.0), (1, 8.0),
+                                     (2, 8.0)])
+def test_single_absurd_readings_in_range_lose_no_rep_and_add_none(axis, g):
+    """A corrupted frame or a logger's bad value reads 4-8 g on one axis, within a chip's
+    range, so it is no bad sample: here one while standing before the set and one at
+    each rep's top. Without a gyro, low-passed, each was a bump the size of a raise:
+    false reps, or the raise direction voted wrong and the whole set read upside down.
+    (With a gyro the fusion already rejects them.)"""
+    sim = simulate(2, 2, 100.0, gyro=False, walking=False, n_sets=1)
+    reps, t = sim.truth.reps, sim.block.t
+    accel = sim.block.accel_g.copy()
+    for at_s in [reps[0].start_s - 1.5] + [0.5 * (r.top_s + r.lower_s) for r in reps]:
+        accel[np.searchsorted(t, at_s), axis] += g
+    result = analyze(SampleBlock(t, accel).split(10), load_stage(2))
+    assert len(result.reps) == len(_pairs(result.reps, reps)) == len(reps)
 
 
 def test_pace_warning_comes_before_the_top_of_a_rushed_rise():

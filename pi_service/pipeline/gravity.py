@@ -40,6 +40,7 @@ from .params import DetectorParams
 
 _DEG = 180.0 / math.pi
 RING_SAMPLES = 7    # a jolt rings within this many grid samples (70 ms at 100 Hz)
+GLITCH_SAMPLES = 5  # a reading is held to the median of the last this many (50 ms)
 
 
 @dataclass(frozen=True)
@@ -166,12 +167,12 @@ class GravityEstimator:
     def __call__(self, grid: Grid) -> Motion:
         p = self.params
         a, t = grid.accel_g, grid.t
-        smooth = self._accel_lp(a)
         kept = RING_SAMPLES + 1
         ext = np.concatenate((np.repeat(a[:1], kept, axis=0) if self._last is None
                               else self._last, a))
         self._last = ext[-kept:]
         impact = self._impacts(ext)
+        smooth = self._accel_lp(self._deglitch(ext))
         size = _norm(a)
         if size.min() >= p.flight_g:        # the usual block: no free fall in it
             self._above_s, flight = float(t[-1]), np.zeros(len(t), dtype=bool)
@@ -189,6 +190,27 @@ class GravityEstimator:
             self._fuse(grid.gyro_dps, a, smooth, standings, raw, fused)
             live = _unit(self._gravity_lp(raw))
         return Motion(t, grid.known, live, raw, impact, flight, still_for, fused, standings)
+
+    def _deglitch(self, ext: np.ndarray) -> np.ndarray:
+        """The block's samples (the last of ``ext``), each one over ``glitch_g`` from the
+        median of the last ``GLITCH_SAMPLES`` up to it replaced by that median.
+
+        One reading can be absurd while in range (a corrupted frame, a logger's bad
+        value: 8 g on one axis), and without a gyro the low-pass spreads it into a bump
+        the size of a raise: a false rep, or the raise direction voted wrong. No raise
+        moves the foot's acceleration that far from the last 50 ms in one sample (a
+        quick raise stopping dead steps it by about 1 g); a heel strike's peak does, and
+        is no gravity either. Looking only back, it delays nothing. Impacts are told
+        from the samples as they came.
+        """
+        n = len(ext) - RING_SAMPLES - 1
+        x, recent = ext[-n:], ext[-(n + GLITCH_SAMPLES - 1):]
+        box = recent.max(axis=0) - recent.min(axis=0)
+        limit = self.params.glitch_g ** 2
+        if float(box @ box) <= limit:
+            return x    # the usual block: no sample that far from any other
+        median = np.median(sliding_window_view(recent, GLITCH_SAMPLES, axis=0), axis=-1)
+        return np.where((_square(x - median) > limit)[:, None], median, x)
 
     def _impacts(self, ext: np.ndarray) -> np.ndarray:
         """Samples that end an impact, from the block's raw samples (g) with the last

@@ -52,6 +52,9 @@ class DetectorParams:
     """A jolt that only stepped the acceleration to a new level, with the foot changing
     it by less than this between samples after it, is a movement stopping dead (a quick
     raise's top), no impact."""
+    glitch_g: float = 1.5
+    """A sample this far from the median of the 50 ms up to it is kept out of the
+    gravity estimate (see :meth:`~.gravity.GravityEstimator._deglitch`)."""
     impact_lead_s: float = 0.05
     """Where the foot was when an impact came is read this long before it."""
     flight_g: float = 0.35

@@ -143,7 +143,8 @@ def set_payload(ctx: Context, summary: SetSummary, reps: Iterable[Rep] = (),
         "start_s": _r(summary.start_s), "end_s": _r(summary.end_s),
         "index": summary.index, "stage": summary.stage, "reps": summary.reps,
         "target_reps": list(summary.target_reps), "ok_reps": summary.ok_reps,
-        "tempo_compliance": round(float(summary.tempo_compliance), 4),
+        "tempo_compliance": None if summary.tempo_compliance is None
+        else round(float(summary.tempo_compliance), 4),
         "rest_before_s": None if summary.rest_before_s is None else _r(summary.rest_before_s),
         "holds": summary.holds, "hold_s": [_r(h) for h in summary.hold_s[:MAX_DETAIL]],
         "load_kg": _r(load_kg), "pain": pain, "rep_detail": detail, **_origin(ctx),
@@ -152,7 +153,9 @@ def set_payload(ctx: Context, summary: SetSummary, reps: Iterable[Rep] = (),
 
 
 def hold_payload(ctx: Context, hold: Hold) -> dict:
-    return {**_head(ctx, hold.end_s), "start_s": _r(hold.start_s), "end_s": _r(hold.end_s),
+    # a hold a gap cut short is dated where it was last seen at the top
+    seen_s = hold.end_s if hold.end_s is not None else hold.start_s
+    return {**_head(ctx, seen_s), "start_s": _r(hold.start_s), "end_s": _r(hold.end_s),
             "hold_s": _r(hold.hold_s), "peak_deg": _r(hold.peak_deg), "verdict": hold.verdict,
             **_origin(ctx)}
 

@@ -46,8 +46,12 @@ def print_table(result: dict, out: TextIO | None = None) -> None:
         print(f"set {s}: {set_['reps']} reps{holds}, "
               f"{set_['start_s']:.1f}-{set_['end_s']:.1f} s", file=out)
     for hold in result["holds"]:
-        print(f"hold: {hold['hold_s']:.1f} s at {hold['start_s']:.1f} s "
-              f"({hold.get('verdict', 'ok').replace('_', ' ')})", file=out)
+        if hold["hold_s"] is None:
+            print(f"hold: at {hold['start_s']:.1f} s, cut short by a gap (length unknown)",
+                  file=out)
+        else:
+            print(f"hold: {hold['hold_s']:.1f} s at {hold['start_s']:.1f} s "
+                  f"({hold.get('verdict', 'ok').replace('_', ' ')})", file=out)
     if result["partials"]:
         print(f"partial raises (not counted): {len(result['partials'])}", file=out)
     for gap in result.get("gaps", []):

@@ -78,14 +78,20 @@ class LiveConsole:
             self._line(f"  partial raise ({event.peak_deg:.0f}°) not counted")
         elif isinstance(event, Hold):
             self.holds.append(event)
-            words = HOLD_TEXT.get(event.verdict, event.verdict.replace("_", " "))
-            self._line(f"hold {event.hold_s:5.1f}s  ({self._targets()}): {words}")
+            if event.hold_s is None:
+                self._line(f"hold cut off by a gap ({self._targets()}): how long it went on "
+                           "is not known")
+            else:
+                words = HOLD_TEXT.get(event.verdict, event.verdict.replace("_", " "))
+                self._line(f"hold {event.hold_s:5.1f}s  ({self._targets()}): {words}")
         elif isinstance(event, SetSummary):
             self.sets.append(event)
             lo, hi = event.target_reps
             target = f"{lo}" if lo == hi else f"{lo}-{hi}"
             if event.holds and not event.reps:
-                what = f"{event.holds} hold(s), {event.tempo_compliance:.0%} in range"
+                judged = ("none judged" if event.tempo_compliance is None
+                          else f"{event.tempo_compliance:.0%} in range")
+                what = f"{event.holds} hold(s), {judged}"
             else:
                 what = (f"{event.reps} reps (target {target}), tempo ok in "
                         f"{event.tempo_compliance:.0%}")

@@ -163,9 +163,10 @@ SCHEMAS: dict[str, Field] = {
             "target": table("the stage's tempo targets", _TARGET, extra="ignore"),
         }, extra="ignore", nullable=True),
         "last_hold": table("the newest isometric hold (null before the first)", {
-            "time": utc_time("when it ended"),
-            "hold_s": _duration("hold duration"),
-            "verdict": string("against the stage's hold range", choices=HOLD_VERDICTS),
+            "time": utc_time("when it ended (last seen, if a gap cut it)"),
+            "hold_s": _duration("hold duration; null where a gap cut it", nullable=True),
+            "verdict": string("against the stage's hold range; null likewise",
+                              choices=HOLD_VERDICTS, nullable=True),
         }, extra="ignore", nullable=True),
     }),
     "phase": _payload("a live phase change", {
@@ -212,12 +213,14 @@ SCHEMAS: dict[str, Field] = {
         "reps": _count("reps counted"),
         "target_reps": pair("the stage's [low, high] reps per set", _count("")),
         "ok_reps": _count("reps with verdict ok"),
-        "tempo_compliance": number("ok reps / reps (holds in range / holds)", 0, 1),
+        "tempo_compliance": number("ok reps / reps (holds in range / holds judged); null "
+                                   "when none could be judged (a hold a gap cut short)",
+                                   0, 1, nullable=True),
         "rest_before_s": number("rest since the previous set; null for the first",
                                 0, 1e7, nullable=True),
         "holds": _count("isometric holds in the set (stage 1)"),
-        "hold_s": array(f"each hold's duration (the first {MAX_DETAIL})", _duration(""),
-                        max_items=MAX_DETAIL),
+        "hold_s": array(f"each hold's duration (the first {MAX_DETAIL}; null where a gap "
+                        "cut it)", _duration("", nullable=True), max_items=MAX_DETAIL),
         "load_kg": number("added load", 0, 500),
         "pain": number("pain during the set, 0..10; null until rated", 0, 10, nullable=True),
         "rep_detail": array(f"per-rep summary (the first {MAX_DETAIL} reps)",
@@ -230,10 +233,12 @@ SCHEMAS: dict[str, Field] = {
     "hold": _payload("an isometric hold", {
         **_EVENT,
         "start_s": _t("rise to the top (sensor clock)"),
-        "end_s": _t("lowering starts"),
-        "hold_s": _duration("hold duration"),
+        "end_s": _t("lowering starts; null where a gap over a second cut the hold",
+                    nullable=True),
+        "hold_s": _duration("hold duration; null likewise", nullable=True),
         "peak_deg": _deg("foot pitch at the top"),
-        "verdict": string("against the stage's hold range", choices=HOLD_VERDICTS),
+        "verdict": string("against the stage's hold range; null likewise",
+                          choices=HOLD_VERDICTS, nullable=True),
         **_SOURCE,
     }),
 }

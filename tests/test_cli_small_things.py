@@ -97,6 +97,18 @@ def test_holds_read_in_words_and_a_set_of_holds_is_not_a_tempo(capsys):
     assert "tempo ok" not in text and "1 hold(s), 0% in range" in text
 
 
+def test_a_hold_a_gap_cut_short_reads_as_unknown_not_as_a_verdict():
+    out = io.StringIO()
+    console = LiveConsole(load_stage(1), out)
+    console.on_event(Hold(start_s=0, end_s=None, hold_s=None, peak_deg=25, verdict=None))
+    console.on_event(SetSummary(index=1, stage=1, start_s=0, end_s=14, reps=0,
+                                target_reps=(0, 0), ok_reps=0, tempo_compliance=None,
+                                rest_before_s=None, rep_indices=(), holds=1, hold_s=(None,)))
+    text = out.getvalue()
+    assert "cut off by a gap" in text and "not known" in text
+    assert "1 hold(s), none judged" in text
+
+
 def _rep(index: int) -> Rep:
     return Rep(index=index, start_s=8.0 * index, top_s=8.0 * index + 3, lower_s=8.0 * index + 3.5,
                end_s=8.0 * index + 6.5, up_s=3.0, hold_s=0.5, down_s=3.0, peak_deg=30.0,

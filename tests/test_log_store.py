@@ -7,13 +7,17 @@ import io
 import json
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from pi_service import mqtt_docs
+from pi_service import builders, mqtt_docs
+from pi_service import payloads as P
 from pi_service.errors import InputError
 from pi_service.log.export import export
 from pi_service.log.store import KEEP_REJECTS, SCHEMA_VERSION, Refused, Store
+from pi_service.pipeline.events import Hold, SetSummary
+from pi_service.stages import load_stage
 
 SET = mqtt_docs.examples()["set"]
 REP = mqtt_docs.examples()["rep"]
@@ -40,6 +44,22 @@ def test_each_id_is_stored_once(store):
     assert store.add_hold(HOLD) is True and store.add_hold(HOLD) is False
     assert [s.reps for s in store.sets()] == [15]
     assert (store.count("sets"), store.count("reps"), store.count("holds")) == (1, 1, 1)
+
+
+def test_a_hold_a_gap_cut_short_is_stored_with_its_length_unknown(store):
+    # what the service publishes for it: the hold and its set, with nulls, not guesses
+    t0 = datetime(2026, 3, 2, 6, 30, tzinfo=UTC).timestamp()
+    ctx = builders.Context("heelraise", "run-1", load_stage(1), builders.offset_clock(t0))
+    hold = P.validate("hold", builders.hold_payload(ctx, Hold(60.0, None, None, 28.0, None)))
+    summary = SetSummary(index=1, stage=1, start_s=59.0, end_s=75.0, reps=0,
+                         target_reps=(1, 1), ok_reps=0, tempo_compliance=None,
+                         rest_before_s=None, holds=1, hold_s=(None,))
+    a_set_of_it = P.validate("set", builders.set_payload(ctx, summary))
+    assert store.add_hold(hold) is True and store.add_set(a_set_of_it) is True
+    [stored] = store.holds()
+    assert stored["hold_s"] is None and stored["verdict"] is None and stored["end_s"] is None
+    [row] = store.sets()
+    assert row.holds == 1 and row.tempo_compliance is None
 
 
 def test_log_survives_reopening_and_is_wal_with_a_schema_version(tmp_path):

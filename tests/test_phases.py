@@ -9,7 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pi_service.pipeline.events import Gap, Hold, Partial, Phase, PhaseChange, Rep, Verdict
+from pi_service.pipeline.events import (
+    Gap,
+    Hold,
+    Partial,
+    Phase,
+    PhaseChange,
+    Rep,
+    SetSummary,
+    Verdict,
+)
 from pi_service.pipeline.params import DetectorParams
 from pi_service.pipeline.phases import PhaseDetector
 from pi_service.pipeline.pitch import Frame
@@ -349,6 +358,22 @@ def test_a_long_held_top_is_a_hold_judged_against_its_range():
     [hold] = [e for e in events if isinstance(e, Hold)]
     assert hold.hold_s == pytest.approx(35.0, abs=0.3) and hold.verdict == "ok"
     assert _reps(events) == []
+
+
+def test_a_hold_a_long_gap_cuts_is_a_hold_of_unknown_length():
+    # stage 1: 13 s at the top, then a dropout of 3 s; it had come out as a rep, counted
+    # in a set of holds, with its lowering unknown
+    trace = Trace().move(30.0, 1.5)
+    cut = trace.now + 13.0
+    trace.stay(20.0).move(0.0, 1.5).stay(3.0)
+    events = _detect(trace, stage=1, gap=(cut, cut + 3.0))
+    assert _reps(events) == []
+    [hold] = [e for e in events if isinstance(e, Hold)]
+    assert hold.start_s == pytest.approx(3.5, abs=0.15)
+    assert hold.end_s is None and hold.hold_s is None and hold.verdict is None
+    [summary] = [e for e in events if isinstance(e, SetSummary)]
+    assert summary.holds == 1 and summary.hold_s == (None,)
+    assert summary.tempo_compliance is None
 
 
 @pytest.mark.parametrize("block", [1, 7, 64])

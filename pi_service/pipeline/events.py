@@ -102,13 +102,17 @@ class Partial:
 
 @dataclass(frozen=True)
 class Hold:
-    """An isometric hold at the top (stage 1), timed against the stage's 30-45 s."""
+    """An isometric hold at the top (stage 1), timed against the stage's 30-45 s.
+
+    A gap over a second that cuts a hold already ``DetectorParams.hold_s`` long leaves
+    its end, its length and so its verdict unknown: ``None``, never a guess.
+    """
 
     start_s: float
-    end_s: float
-    hold_s: float
+    end_s: float | None
+    hold_s: float | None
     peak_deg: float
-    verdict: str        # "ok", "too_short" or "too_long"
+    verdict: str | None     # "ok", "too_short" or "too_long"; None if its length is unknown
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -125,10 +129,11 @@ class SetSummary:
     reps: int
     target_reps: tuple[int, int]
     ok_reps: int            # reps whose verdict was "ok"
-    tempo_compliance: float  # ok_reps / reps (0..1); for holds, holds in range / holds
+    tempo_compliance: float | None  # ok_reps / reps (0..1); for holds, holds in range /
+    #                               holds judged (None: a lone hold a gap cut short)
     rest_before_s: float | None   # None for the first set of a session
     holds: int = 0          # isometric holds in this set (stage 1)
-    hold_s: tuple[float, ...] = ()
+    hold_s: tuple[float | None, ...] = ()
     rep_indices: tuple[int, ...] = ()
 
     def to_json(self) -> dict:

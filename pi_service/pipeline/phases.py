@@ -711,9 +711,14 @@ class PhaseDetector:
         hold_s = _span(top_s, lower_s)
         span = (bounds.start_s if bounds.start_s is not None else m.detect_s - self.delay_s,
                 bounds.end_s if bounds.end_s is not None else float(t_s))
+        hold = None
         if hold_s is not None and hold_s >= prm.hold_s:
             lo, hi = self.hold_range_s
             hold = Hold(top_s, lower_s, hold_s, bounds.peak_deg, hold_verdict(hold_s, lo, hi))
+        elif cut and top_s is not None and lower_s is None and t_s - top_s >= prm.hold_s:
+            # a long gap cut a hold: how long it went on is not known, nor its verdict
+            hold = Hold(top_s, None, None, bounds.peak_deg, None)
+        if hold is not None:
             self._events.append(hold)
             self.sets.add(hold, span)
             return

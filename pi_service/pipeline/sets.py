@@ -51,6 +51,8 @@ class SetTracker:
         reps = [i for i in items if isinstance(i, Rep)]
         holds = [i for i in items if isinstance(i, Hold)]
         ok = sum(r.verdict == Verdict.OK for r in reps) + sum(h.verdict == "ok" for h in holds)
+        # a hold a gap cut short has no verdict: it is neither in range nor out of it
+        judged = len(reps) + sum(h.verdict is not None for h in holds)
         start_s = min(s for s, _ in spans)
         end_s = max(e for _, e in spans)
         rest = None if self._last_end_s is None else start_s - self._last_end_s
@@ -64,7 +66,7 @@ class SetTracker:
             reps=len(reps),
             target_reps=self.stage.reps,
             ok_reps=sum(r.verdict == Verdict.OK for r in reps),
-            tempo_compliance=ok / len(items),
+            tempo_compliance=ok / judged if judged else None,
             rest_before_s=rest,
             holds=len(holds),
             hold_s=tuple(h.hold_s for h in holds),

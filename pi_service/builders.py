@@ -153,7 +153,7 @@ def set_payload(ctx: Context, summary: SetSummary, reps: Iterable[Rep] = (),
 
 
 def hold_payload(ctx: Context, hold: Hold) -> dict:
-    # a hold a gap cut short is dated where it was last seen at the top
+    # a hold a gap cut short has no end: it is dated by its start
     seen_s = hold.end_s if hold.end_s is not None else hold.start_s
     return {**_head(ctx, seen_s), "start_s": _r(hold.start_s), "end_s": _r(hold.end_s),
             "hold_s": _r(hold.hold_s), "peak_deg": _r(hold.peak_deg), "verdict": hold.verdict,

@@ -163,7 +163,7 @@ SCHEMAS: dict[str, Field] = {
             "target": table("the stage's tempo targets", _TARGET, extra="ignore"),
         }, extra="ignore", nullable=True),
         "last_hold": table("the newest isometric hold (null before the first)", {
-            "time": utc_time("when it ended (last seen, if a gap cut it)"),
+            "time": utc_time("when it ended (when it began, if a gap cut it)"),
             "hold_s": _duration("hold duration; null where a gap cut it", nullable=True),
             "verdict": string("against the stage's hold range; null likewise",
                               choices=HOLD_VERDICTS, nullable=True),

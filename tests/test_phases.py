@@ -299,6 +299,45 @@ def test_a_quick_raise_without_a_gyro_is_as_high_as_where_it_stood_still(block):
     assert rep.verdict == Verdict.TOO_FAST
 
 
+@pytest.mark.parametrize("block", [1, 10])
+def test_a_quick_raise_on_the_heel_read_far_past_any_foot_counts_at_its_still_top(block):
+    # on the heel counter, far from the ball of the foot, a quick raise read from the
+    # accelerometer alone reads 110-190 deg above rest for a tenth of a second as the
+    # rise stops; where it then stands still it reads the 45 deg it turned
+    trace = Trace()
+    trace.gyro = False
+    trace.move(125.0, 0.15).move(45.0, 0.12).stay(0.15).move(-5.0, 0.25).move(0.0, 0.1)
+    trace.stay(2.0)
+    [rep] = _reps(_detect(trace, block=block))
+    assert rep.peak_deg == pytest.approx(45.0, abs=2.0)
+    assert rep.verdict == Verdict.TOO_FAST
+
+
+@pytest.mark.parametrize("block", [1, 10])
+def test_a_reading_that_hangs_the_heel_past_any_step_then_turns_over_is_no_rep(block):
+    # a hop's landing read without a gyro: the reading swings 175 deg down, crosses the
+    # seam at 180 and comes back from above, to rest again
+    trace = Trace()
+    trace.gyro = False
+    trace.move(-175.0, 0.15)
+    trace.t.append(trace.now + np.arange(3) / RATE)
+    trace.p.append(np.array([166.0, 77.0, 42.0]))
+    trace.move(28.0, 0.05).stay(0.05).move(0.0, 0.3).stay(2.0)
+    assert _reps(_detect(trace, block=block)) == []
+
+
+@pytest.mark.parametrize("block", [1, 10])
+def test_a_quick_raise_whose_push_dips_the_reading_with_a_jolt_counts(block):
+    # without a gyro the push of a quick raise from standing reads a few degrees heel
+    # down, with a jolt: a standing foot's, as at rest, not a step's landing
+    trace = Trace()
+    trace.gyro = False
+    trace.move(-7.0, 0.05).impact().stay(0.02).move(50.0, 0.3).stay(0.15).move(0.0, 0.3)
+    trace.stay(2.0)
+    [rep] = _reps(_detect(trace, block=block))
+    assert rep.verdict == Verdict.TOO_FAST
+
+
 def test_an_impact_with_the_toes_up_is_a_heel_strike():
     trace = Trace().move(40.0, 0.35).move(-15.0, 0.35).impact().move(0.0, 0.1).stay(3.0)
     assert _reps(_detect(trace)) == []

@@ -331,7 +331,8 @@ def _still_top(p: np.ndarray, known: np.ndarray, lo: int, hi: int, rest_deg: flo
     52 deg turned), so neither the highest sample nor the median of the top is its
     height. Only while the foot stands still is the reading gravity's. The top is the
     lowest still stretch of the unfiltered pitch (a low-pass would smear the bends into
-    a hold of a tenth of a second) in the upper half of the movement that lasted
+    a hold of a tenth of a second) in the upper half of the movement (of at most
+    ``max_raise_deg``: the bends can read far past what a foot turns) that lasted
     ``still_top_s`` (the bends only ever read higher, and their crests stand still for a
     moment too, so the caller keeps the lower of this and the top as read); None if the
     foot never stood still. Still is slow against the rise's peak speed (``rise_dps``).
@@ -343,7 +344,8 @@ def _still_top(p: np.ndarray, known: np.ndarray, lo: int, hi: int, rest_deg: flo
     if len(seg) < 3:
         return None
     slow = np.abs(np.gradient(seg)) * rate < params.still_top_share * rise_dps
-    still = slow & known[lo:hi] & (seg > rest_deg + 0.5 * (peak_deg - rest_deg))
+    reach = min(peak_deg - rest_deg, params.max_raise_deg)
+    still = slow & known[lo:hi] & (seg > rest_deg + 0.5 * reach)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], still.view(np.int8), [0]))))
     if len(edges) == 0:
         return None

@@ -171,7 +171,10 @@ class DetectorParams:
     """No heel raise turns the foot further than this above rest."""
     max_raise_accel_deg: float = 110.0
     """The same read from the accelerometer alone, which a quick raise's own
-    acceleration makes read up to half as much again."""
+    acceleration makes read up to half as much again. A live peak past this, without a
+    gyro, is that acceleration's: on the heel counter, far from the ball of the foot, a
+    quick raise reads 110-190 deg for a tenth of a second; such a raise counts only if
+    it stood still at its top at a height a foot can turn."""
     max_roll_deg: float = 20.0
     """No heel raise tilts the foot further than this out of its pitch plane at the top.
     The heel inverts somewhat as it rises; step-ups and lunges read through the raise

@@ -345,8 +345,10 @@ class PhaseDetector:
         peak_speed = np.maximum(np.maximum.accumulate(v), m.peak_speed_dps)
         topped = (v < prm.top_speed_share * peak_speed) & (t >= m.detect_s + prm.min_rise_s)
         fell = p < b + 0.5 * prm.on_share * typical
-        too_far = p > b + np.where(self._fused[i:stop], prm.max_raise_deg,
-                                   prm.max_raise_accel_deg)
+        # without a gyro a quick raise's own acceleration can read past any limit for a
+        # tenth of a second (on the heel counter, 110-190 deg above rest): that one is
+        # judged once it is over, by where the foot stood still at its top
+        too_far = self._fused[i:stop] & (p > b + prm.max_raise_deg)
         # a quick raise from standing starts with a push that jolts like an impact
         push = t <= m.detect_s + prm.push_s if m.detect_s >= self._rested_s + prm.rested_s \
             else np.zeros(len(t), dtype=bool)
@@ -552,9 +554,12 @@ class PhaseDetector:
         raised = not math.isnan(m.on_s)   # below rest after a raise, or before any
         landed = np.zeros(len(p), dtype=bool)
         if not raised:
-            # dipped just after a rep's heel landed: that landing is still ringing
+            # dipped just after a rep's heel landed: that landing is still ringing; or a
+            # little, from standing: the push of a quick raise (as at rest)
             ringing = self._t[i:stop] < self._last_end_s + prm.landing_grace_s
-            jolt = jolt & ~(ringing & self._impact[i:stop] & ~self._flight[i:stop])
+            pushed = (m.detect_s >= self._rested_s + prm.rested_s) & (
+                low >= b - prm.landing_dip_deg)
+            jolt = jolt & ~((ringing | pushed) & self._impact[i:stop] & ~self._flight[i:stop])
         else:
             # a quick lowering reads a few degrees toes-up as it stops (without a gyro,
             # ten): its heel landing is no heel strike, unless it went deeper than that
@@ -580,7 +585,11 @@ class PhaseDetector:
                 m.moved_s))
             rested = self._t[i:stop] - moved >= prm.settle_s
             rising = p > b + prm.on_share * self.typical_deg
-            exits = exits | rested | rising
+            # no heel hangs that far below a step: the reading is no heel's (a hop's
+            # landing read without a gyro, the rest misjudged), so it neither comes back
+            # up nor rises from there; only where the foot comes to rest counts
+            deep = low < b - prm.max_drop_deg
+            exits = (exits & ~deep) | jolt | rested | (rising & ~deep)
         hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_deg = float(low[end - 1 - i])
@@ -693,11 +702,12 @@ class PhaseDetector:
             top_s, lower_s = bounds.top_s, bounds.lower_s
             up_s, down_s = _span(bounds.start_s, top_s), _span(lower_s, bounds.bottom_s)
             # coarse as they are, they still have to look like a raise: no step's toes-up,
-            # and back down near rest (a stride's toe-off tilts the foot and goes on)
+            # back down near rest (a stride's toe-off tilts the foot and goes on), and a
+            # height a foot can turn (a live peak past that stood still somewhere lower)
             travel = m.peak_deg - m.rest_deg
             if low < m.rest_deg - prm.heel_strike_accel_deg or (
                     low > m.rest_deg + prm.settle_share * travel) or not _plausible(
-                    up_s, down_s, low, m.rest_deg, m.peak_deg, prm, prm.min_live_stroke_s):
+                    up_s, down_s, low, m.rest_deg, bounds.peak_deg, prm, prm.min_live_stroke_s):
                 return
         travel = bounds.peak_deg - m.rest_deg
         if travel < self._count_deg:

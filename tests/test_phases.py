@@ -286,30 +286,24 @@ def test_quick_reps_whose_landing_rings_on_below_rest_are_each_counted():
 
 
 @pytest.mark.parametrize("block", [1, 10])
-def test_a_quick_raise_without_a_gyro_is_as_high_as_where_it_stood_still(block):
+@pytest.mark.parametrize("strokes, top_deg", [
     # read from the accelerometer alone, a quick raise's own acceleration reads 15-20
-    # degrees of extra pitch as the rise stops and as the lowering starts; only the
-    # tenth of a second it stands still at its top reads its height
+    # degrees of extra pitch as the rise stops and as the lowering starts
+    ([(58.0, 0.22), (40.0, 0.06), (40.0, 0.12), (60.0, 0.06), (-6.0, 0.2), (0.0, 0.1)], 40.0),
+    # on the heel counter, far from the ball of the foot, 110-190 deg above rest for a
+    # tenth of a second as the rise stops: past what any foot turns
+    ([(125.0, 0.15), (45.0, 0.12), (45.0, 0.15), (-5.0, 0.25), (0.0, 0.1)], 45.0),
+], ids=["bent", "past_any_foot"])
+def test_a_quick_raise_without_a_gyro_is_as_high_as_where_it_stood_still(strokes, top_deg,
+                                                                         block):
+    # only the tenth of a second it stands still at its top reads its height
     trace = Trace()
     trace.gyro = False
-    trace.move(58.0, 0.22).move(40.0, 0.06).stay(0.12).move(60.0, 0.06)
-    trace.move(-6.0, 0.2).move(0.0, 0.1).stay(2.0)
-    [rep] = _reps(_detect(trace, block=block))
-    assert rep.peak_deg == pytest.approx(40.0, abs=1.0)
-    assert rep.verdict == Verdict.TOO_FAST
-
-
-@pytest.mark.parametrize("block", [1, 10])
-def test_a_quick_raise_on_the_heel_read_far_past_any_foot_counts_at_its_still_top(block):
-    # on the heel counter, far from the ball of the foot, a quick raise read from the
-    # accelerometer alone reads 110-190 deg above rest for a tenth of a second as the
-    # rise stops; where it then stands still it reads the 45 deg it turned
-    trace = Trace()
-    trace.gyro = False
-    trace.move(125.0, 0.15).move(45.0, 0.12).stay(0.15).move(-5.0, 0.25).move(0.0, 0.1)
+    for to_deg, duration_s in strokes:
+        trace.move(to_deg, duration_s)
     trace.stay(2.0)
     [rep] = _reps(_detect(trace, block=block))
-    assert rep.peak_deg == pytest.approx(45.0, abs=2.0)
+    assert rep.peak_deg == pytest.approx(top_deg, abs=1.0)
     assert rep.verdict == Verdict.TOO_FAST
 
 

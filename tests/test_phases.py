@@ -266,6 +266,21 @@ def test_free_fall_is_a_hop_not_a_raise():
     assert _reps(_detect(trace)) == []
 
 
+@pytest.mark.parametrize("block", [1, 10])
+def test_in_a_quick_set_the_reps_after_a_dropped_one_still_count(block):
+    # a hop at one rep's top drops it; the set goes on with 0.7 s between reps, never a
+    # still second, but the foot is back where it stood before each of them
+    trace = Trace()
+    for hop in (False, True, False, False):
+        trace.move(40.0, 0.5).stay(0.15)
+        if hop:
+            trace.flights.append((trace.now - 0.1, trace.now))
+        trace.stay(0.15).move(0.0, 0.5).stay(0.7)
+    trace.stay(3.0)
+    reps = _reps(_detect(trace, block=block))
+    assert [round(r.start_s) for r in reps] == [2, 6, 8]
+
+
 def test_a_quick_raise_landing_with_a_thud_is_a_too_fast_rep():
     trace = Trace().move(50.0, 0.35).stay(0.15).move(0.0, 0.35).impact().stay(2.0)
     [rep] = _reps(_detect(trace))

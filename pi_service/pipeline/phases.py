@@ -622,7 +622,14 @@ class PhaseDetector:
         still = self.params.still_speed_share * self.typical_deg
         busy = self._jolted(i, stop) | (np.abs(self.v[i:stop]) > still) | ~self._known[i:stop]
         busy_s = np.maximum.accumulate(np.where(busy, t, self._busy_s))
-        hits = np.flatnonzero(t - busy_s >= self._quiet_s)
+        quiet = self._quiet_s
+        if self.sets.due_s < math.inf:
+            # in a set, a foot still again where it stood is back at rest sooner: a quick
+            # set never stands still for long
+            near = np.abs(self._p[i:stop] - self._rest_deg) <= \
+                self.params.on_share * self.typical_deg
+            quiet = np.where(near, min(quiet, self.params.settle_s), quiet)
+        hits = np.flatnonzero(t - busy_s >= quiet)
         if len(hits) == 0:
             self._busy_s = float(busy_s[-1])
             return stop

@@ -622,20 +622,20 @@ class PhaseDetector:
         still = self.params.still_speed_share * self.typical_deg
         busy = self._jolted(i, stop) | (np.abs(self.v[i:stop]) > still) | ~self._known[i:stop]
         busy_s = np.maximum.accumulate(np.where(busy, t, self._busy_s))
-        quiet = self._quiet_s
+        quiet = np.full(len(t), self._quiet_s)
         if self.sets.due_s < math.inf:
             # in a set, a foot still again where it stood is back at rest sooner: a quick
             # set never stands still for long
             near = np.abs(self._p[i:stop] - self._rest_deg) <= \
                 self.params.on_share * self.typical_deg
-            quiet = np.where(near, min(quiet, self.params.settle_s), quiet)
+            quiet[near] = min(self._quiet_s, self.params.settle_s)
         hits = np.flatnonzero(t - busy_s >= quiet)
         if len(hits) == 0:
             self._busy_s = float(busy_s[-1])
             return stop
         j = i + int(hits[0])
         self._rest_deg = float(self._p[j])
-        self._rest_since_s = float(self._t[j]) - self._quiet_s
+        self._rest_since_s = float(self._t[j] - quiet[hits[0]])
         self._enter(Phase.REST, j)
         return j + 1
 

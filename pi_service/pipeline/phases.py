@@ -577,8 +577,9 @@ class PhaseDetector:
         back_speed = np.maximum(np.maximum.accumulate(np.where(halfway, v, 0.0)),
                                 m.return_speed_dps)
         back = (p > b - prm.return_share * (b - low)) & (v < prm.settle_speed_share * back_speed)
-        exits = back | jolt | landed
-        if not raised:
+        if raised:
+            exits = back | jolt | landed
+        else:
             # lowered from rest without a raise: it may rise from here, or rest down there
             moved = np.maximum.accumulate(np.where(
                 np.abs(v) > prm.still_speed_share * self.typical_deg, self._t[i:stop],
@@ -589,7 +590,7 @@ class PhaseDetector:
             # landing read without a gyro, the rest misjudged), so it neither comes back
             # up nor rises from there; only where the foot comes to rest counts
             deep = low < b - prm.max_drop_deg
-            exits = (exits & ~deep) | jolt | rested | (rising & ~deep)
+            exits = ((back | rising) & ~deep) | jolt | rested
         hits = np.flatnonzero(exits)
         end = stop if len(hits) == 0 else i + int(hits[0]) + 1
         m.low_deg = float(low[end - 1 - i])

@@ -50,7 +50,8 @@ class SetTracker:
         spans, self._spans = self._spans, []
         reps = [i for i in items if isinstance(i, Rep)]
         holds = [i for i in items if isinstance(i, Hold)]
-        ok = sum(r.verdict == Verdict.OK for r in reps) + sum(h.verdict == "ok" for h in holds)
+        ok_reps = sum(r.verdict == Verdict.OK for r in reps)
+        ok = ok_reps + sum(h.verdict == "ok" for h in holds)
         # a hold a gap cut short has no verdict: it is neither in range nor out of it
         judged = len(reps) + sum(h.verdict is not None for h in holds)
         start_s = min(s for s, _ in spans)
@@ -65,7 +66,7 @@ class SetTracker:
             end_s=end_s,
             reps=len(reps),
             target_reps=self.stage.reps,
-            ok_reps=sum(r.verdict == Verdict.OK for r in reps),
+            ok_reps=ok_reps,
             tempo_compliance=ok / judged if judged else None,
             rest_before_s=rest,
             holds=len(holds),
